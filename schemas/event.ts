@@ -1,0 +1,71 @@
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { REGION_CODES } from './regions.js'
+import { SECTORS } from './sectors.js'
+
+export const CATEGORIES = [
+  'scan',
+  'bruteforce',
+  'exploit',
+  'malware',
+  'ddos',
+  'web_attack',
+  'botnet_c2',
+  'phishing',
+  'policy_violation',
+  'other',
+] as const
+
+export const SENSOR_TYPES = ['ids', 'honeypot', 'firewall', 'waf', 'edr', 'other'] as const
+
+/** Event time must carry its offset: a time without one is ambiguous across Kazakhstan's zones. */
+const timestamp = z.iso.datetime({ offset: true })
+const ip = z.string().max(45).refine((value) => isIP(value) !== 0, { error: 'must be an IPv4 or IPv6 address' })
+const port = z.int().min(0).max(65535)
+const text = (max: number) => z.string().min(1).max(max)
+
+/** What a sensor may say about one event on POST /v1/events. Who and where come from the registries. */
+export const SensorEvent = z.strictObject({
+  event_id: z.uuid().optional(),
+  occurred_at: timestamp,
+  category: z.enum(CATEGORIES),
+  severity: z.int().min(1).max(4),
+  signature: text(512),
+  signature_id: text(128).optional(),
+  mitre_technique: z.string().regex(/^T\d{4}(\.\d{3})?$/, { error: 'must look like T1110 or T1110.001' }).optional(),
+  src_ip: ip,
+  src_port: port.optional(),
+  dst_ip: ip.optional(),
+  dst_port: port.optional(),
+  protocol: z.string().regex(/^[a-z0-9-]{1,16}$/i, { error: 'must be a protocol name such as tcp, udp or icmp' }).optional(),
+  count: z.int().min(1).max(1_000_000).default(1),
+})
+
+export type SensorEvent = z.infer<typeof SensorEvent>
+
+/** The canonical event (v1): what the collector writes to Kafka and the worker reads back. */
+export const CanonicalEvent = z.strictObject({
+  v: z.literal(1),
+  event_id: z.uuid(),
+  occurred_at: timestamp,
+  received_at: timestamp,
+  sensor_id: text(128),
+  sensor_type: z.enum(SENSOR_TYPES),
+  category: z.enum(CATEGORIES),
+  severity: z.int().min(1).max(4),
+  signature: text(512),
+  signature_id: text(128).optional(),
+  mitre_technique: z.string().regex(/^T\d{4}(\.\d{3})?$/).optional(),
+  src_ip: ip,
+  src_port: port.optional(),
+  dst_ip: ip.optional(),
+  dst_port: port.optional(),
+  protocol: z.string().max(16).optional(),
+  src_country: z.string().regex(/^([A-Z]{2})?$/).default(''),
+  org: text(256),
+  sector: z.enum(SECTORS),
+  region: z.enum(REGION_CODES),
+  count: z.int().min(1).max(1_000_000),
+})
+
+export type CanonicalEvent = z.infer<typeof CanonicalEvent>

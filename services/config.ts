@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { QalqanError } from './errors.js'
+import { parseRoles, type Role } from './roles.js'
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.int().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }))
+
+const nonEmpty = z.string().trim().min(1, { error: 'must not be empty' })
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'must be a Kafka topic name: letters, digits, . _ -' })
+const brokerList = z
+  .string()
+  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'each broker must be host:port' })).min(1, { error: 'name at least one broker' }))
+const clickhouseUrl = z
+  .string()
+  .regex(/^(https?:\/\/.+|chdb:.+)$/, { error: 'must be http(s)://host:port (a ClickHouse server) or chdb:PATH (the embedded engine)' })
+const role = z.string().transform((value, ctx) => {
+  try {
+    return parseRoles(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+    return z.NEVER
+  }
+})
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/**
+ * Every setting, by its environment variable name, with its default. The same names are the keys
+ * of the optional JSON file named by QALQAN_CONFIG_FILE; the environment wins over the file.
+ */
+export const SETTINGS = z.strictObject({
+  QALQAN_ROLE: role.default(['collector', 'worker', 'query']),
+  QALQAN_LOG_LEVEL: logLevel.default('info'),
+  QALQAN_DATA_DIR: nonEmpty.default('data'),
+  QALQAN_TOKENS_FILE: nonEmpty.optional(),
+  QALQAN_KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
+  QALQAN_KAFKA_CLIENT_ID: nonEmpty.default('qalqan'),
+  QALQAN_KAFKA_TOPIC_EVENTS: topicName.default('qalqan.events.v1'),
+  QALQAN_KAFKA_TOPIC_REJECTED: topicName.default('qalqan.rejected.v1'),
+  QALQAN_KAFKA_TOPIC_PARTITIONS: wholeNumber(1, 10_000).default(6),
+  QALQAN_KAFKA_TOPIC_REPLICATION: wholeNumber(1, 10).default(1),
+  QALQAN_KAFKA_TIMEOUT_MS: wholeNumber(100, 600_000).default(10_000),
+  QALQAN_CLICKHOUSE_URL: clickhouseUrl.optional(),
+  QALQAN_CLICKHOUSE_USER: z.string().default('default'),
+  QALQAN_CLICKHOUSE_PASSWORD: z.string().default(''),
+  QALQAN_CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a plain identifier' }).default('default'),
+  QALQAN_COLLECTOR_HOST: nonEmpty.default('127.0.0.1'),
+  QALQAN_COLLECTOR_PORT: wholeNumber(0, 65535).default(8080),
+  QALQAN_COLLECTOR_MAX_BODY_BYTES: wholeNumber(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
+  QALQAN_COLLECTOR_MAX_EVENTS: wholeNumber(1, 1_000_000).default(10_000),
+  QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
+  QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
+  QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(31),
+  QALQAN_WORKER_GROUP: nonEmpty.default('qalqan-worker'),
+})
+
+type Settings = z.output<typeof SETTINGS>
+
+export interface Config {
+  readonly roles: readonly Role[]
+  readonly logLevel: Settings['QALQAN_LOG_LEVEL']
+  readonly tokensFile: string | undefined
+  readonly kafka: {
+    readonly brokers: readonly string[]
+    readonly clientId: string
+    readonly topics: { readonly events: string; readonly rejected: string }
+    readonly partitions: number
+    readonly replicationFactor: number
+    readonly timeoutMs: number
+  }
+  readonly clickhouse: {
+    /** A server's URL, or undefined for the embedded engine at `path`. */
+    readonly url: string | undefined
+    readonly path: string
+    readonly user: string
+    readonly password: string
+    readonly database: string
+  }
+  readonly collector: { readonly host: string; readonly port: number; readonly maxBodyBytes: number; readonly maxEvents: number }
+  readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number }
+  readonly worker: { readonly groupId: string }
+}
+
+export class ConfigError extends QalqanError {
+  constructor(readonly problems: string[]) {
+    super('QLQ_ERR_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`)
+  }
+}
+
+const PREFIX = 'QALQAN_'
+const FILE_VARIABLE = 'QALQAN_CONFIG_FILE'
+
+/** Reads the optional file and the QALQAN_* environment, validates all of it at once, and freezes it. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = []
+  const input: Record<string, string> = {}
+  const origin: Record<string, string> = {}
+
+  const file = env[FILE_VARIABLE]
+  if (file !== undefined) {
+    for (const [key, value] of Object.entries(readConfigFile(file, problems))) {
+      input[key] = value
+      origin[key] = `in ${file}`
+    }
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(PREFIX) || key === FILE_VARIABLE || value === undefined) continue
+    input[key] = value
+    origin[key] = 'in the environment'
+  }
+
+  const parsed = SETTINGS.safeParse(input)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(describeIssue(issue, input, origin))
+  }
+  if (parsed.success && parsed.data.QALQAN_TOKENS_FILE === undefined && parsed.data.QALQAN_ROLE.some((r) => r !== 'worker')) {
+    problems.push('QALQAN_TOKENS_FILE is not set: the collector and query roles need the token registry (see "Tokens" in README.md)')
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
+  return deepFreeze(toConfig(parsed.data))
+}
+
+function readConfigFile(path: string, problems: string[]): Record<string, string> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    problems.push(`${FILE_VARIABLE}=${path}: cannot read it as JSON (${(err as Error).message})`)
+    return {}
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(`${FILE_VARIABLE}=${path}: must hold one JSON object of settings, such as {"QALQAN_ROLE": "collector"}`)
+    return {}
+  }
+  const values: Record<string, string> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') values[key] = String(value)
+    else problems.push(`${key} in ${path}: must be a string or a number`)
+  }
+  return values
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: Record<string, string>, origin: Record<string, string>): string {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => `${key} (${origin[key]}) is not a Qalqan setting; see "Configuration" in README.md for the names`)
+      .join('\n  - ')
+  }
+  const key = String(issue.path[0])
+  const shown = /PASSWORD/.test(key) ? '(hidden)' : JSON.stringify(input[key])
+  return `${key}=${shown} (${origin[key] ?? 'default'}): ${issue.message}`
+}
+
+function toConfig(s: Settings): Config {
+  const url = s.QALQAN_CLICKHOUSE_URL
+  const embeddedPath = url === undefined ? resolve(s.QALQAN_DATA_DIR, 'clickhouse') : url.startsWith('chdb:') ? resolve(url.slice(5)) : ''
+  return {
+    roles: s.QALQAN_ROLE,
+    logLevel: s.QALQAN_LOG_LEVEL,
+    tokensFile: s.QALQAN_TOKENS_FILE === undefined ? undefined : resolve(s.QALQAN_TOKENS_FILE),
+    kafka: {
+      brokers: s.QALQAN_KAFKA_BROKERS,
+      clientId: s.QALQAN_KAFKA_CLIENT_ID,
+      topics: { events: s.QALQAN_KAFKA_TOPIC_EVENTS, rejected: s.QALQAN_KAFKA_TOPIC_REJECTED },
+      partitions: s.QALQAN_KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: s.QALQAN_KAFKA_TOPIC_REPLICATION,
+      timeoutMs: s.QALQAN_KAFKA_TIMEOUT_MS,
+    },
+    clickhouse: {
+      url: url !== undefined && !url.startsWith('chdb:') ? url : undefined,
+      path: embeddedPath,
+      user: s.QALQAN_CLICKHOUSE_USER,
+      password: s.QALQAN_CLICKHOUSE_PASSWORD,
+      database: s.QALQAN_CLICKHOUSE_DATABASE,
+    },
+    collector: {
+      host: s.QALQAN_COLLECTOR_HOST,
+      port: s.QALQAN_COLLECTOR_PORT,
+      maxBodyBytes: s.QALQAN_COLLECTOR_MAX_BODY_BYTES,
+      maxEvents: s.QALQAN_COLLECTOR_MAX_EVENTS,
+    },
+    query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS },
+    worker: { groupId: s.QALQAN_WORKER_GROUP },
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

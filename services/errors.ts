@@ -1,0 +1,45 @@
+/**
+ * Every error that Qalqan answers or exits with, by code. docs/errors.md documents each one; a test
+ * keeps the two in step.
+ */
+export const ERRORS = {
+  QLQ_ERR_CONFIG_INVALID: { status: 500, retryable: false, message: 'invalid configuration' },
+  QLQ_ERR_TOKENS_INVALID: { status: 500, retryable: false, message: 'the token registry cannot be used' },
+  QLQ_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'missing or unknown token: send "Authorization: Bearer <token>"' },
+  QLQ_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'this token may not use this endpoint' },
+  QLQ_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'no such endpoint' },
+  QLQ_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'send application/json or application/x-ndjson' },
+  QLQ_ERR_BODY_TOO_LARGE: { status: 413, retryable: false, message: 'the body is larger than the limit' },
+  QLQ_ERR_TOO_MANY_EVENTS: { status: 413, retryable: false, message: 'the request holds more events than the limit' },
+  QLQ_ERR_INVALID_JSON: { status: 400, retryable: false, message: 'the body is not valid JSON' },
+  QLQ_ERR_INVALID_EVENTS: { status: 400, retryable: false, message: 'no event in the request is valid; each one is listed under rejected' },
+  QLQ_ERR_NO_EVENTS: { status: 400, retryable: false, message: 'the body holds no events' },
+  QLQ_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'the request is malformed' },
+  QLQ_ERR_INVALID_QUERY: { status: 400, retryable: false, message: 'invalid query parameters' },
+  QLQ_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true, message: 'Kafka did not acknowledge the events; nothing was accepted, retry later' },
+  QLQ_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true, message: 'ClickHouse did not answer; retry later' },
+  QLQ_ERR_INTERNAL: { status: 500, retryable: false, message: 'internal error' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class QalqanError extends Error {
+  readonly status: number
+  readonly retryable: boolean
+
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(detail ?? ERRORS[code].message, options)
+    this.name = 'QalqanError'
+    this.status = ERRORS[code].status
+    this.retryable = ERRORS[code].retryable
+  }
+}
+
+/** The JSON body of an error answer: the code, what was wrong, and whether retrying can help. */
+export function errorBody(err: QalqanError): { error: ErrorCode; message: string; retryable: boolean } {
+  return { error: err.code, message: err.message, retryable: err.retryable }
+}

@@ -1,0 +1,25 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { QalqanError } from '../errors.js'
+import { bearerToken, type Analyst, type Sensor, type TokenRegistry } from '../tokens.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    sensor?: Sensor
+    analyst?: Analyst
+  }
+}
+
+/** A preHandler that admits only holders of a token of the given role; the other role gets 403. */
+export function requireRole(tokens: () => TokenRegistry, role: 'sensor' | 'analyst') {
+  return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const token = bearerToken(request.headers.authorization)
+    if (token === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
+    const principal = tokens().authenticate(token)
+    if (principal === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED', 'unknown token: check the token, or ask for one to be registered')
+    if (principal.role !== role) {
+      throw new QalqanError('QLQ_ERR_FORBIDDEN', role === 'sensor' ? 'an analyst token cannot send events: use a sensor token' : 'a sensor token cannot read: use an analyst token')
+    }
+    if (principal.role === 'sensor') request.sensor = principal.sensor
+    else request.analyst = principal.analyst
+  }
+}

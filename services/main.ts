@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { QalqanError } from './errors.js'
+import { createLogger } from './logger.js'
+import { startRoles } from './pipeline.js'
+import { ROLES } from './roles.js'
+import { hashToken } from './tokens.js'
+
+const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
+       qalqan token        print a new random token and the SHA-256 to put in the token registry
+
+Roles:
+${Object.entries(ROLES).map(([name, what]) => `  ${name.padEnd(10)} ${what}`).join('\n')}
+
+Settings come from QALQAN_* environment variables and the optional JSON file named by
+QALQAN_CONFIG_FILE; README.md lists them all.`
+
+async function main(argv: string[]): Promise<number> {
+  const flags = new Map<string, string>()
+  for (const arg of argv) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
+    if (arg === 'token') flags.set('token', '')
+    else if (match?.[1] !== undefined) flags.set(match[1], match[2] ?? '')
+    else return usage(`unexpected argument "${arg}"`)
+  }
+  for (const name of flags.keys()) {
+    if (!['role', 'check-config', 'help', 'token'].includes(name)) return usage(`unknown option --${name}`)
+  }
+  if (flags.has('help')) return usage()
+  if (flags.has('token')) {
+    const token = randomBytes(24).toString('base64url')
+    process.stdout.write(`token:        ${token}\ntoken_sha256: ${hashToken(token)}\n`)
+    return 0
+  }
+
+  const env = { ...process.env }
+  if (flags.has('role')) env['QALQAN_ROLE'] = flags.get('role')
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`qalqan: ${err.message}\n`)
+    return 1
+  }
+  if (flags.has('check-config')) {
+    process.stdout.write(`qalqan: configuration is valid (roles: ${config.roles.join(', ')})\n`)
+    return 0
+  }
+
+  const logger = createLogger(config.logLevel)
+  let running
+  try {
+    running = await startRoles(config, logger)
+  } catch (err) {
+    logger.fatal({ err }, startupHint(err, config))
+    return 1
+  }
+  logger.info({ roles: config.roles }, 'qalqan started')
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: finishing in-flight work')
+      void running.close().then(resolve)
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+  logger.info('stopped')
+  return 0
+}
+
+function startupHint(err: unknown, config: Config): string {
+  if (err instanceof QalqanError) return `cannot start: ${err.message}`
+  const name = (err as Error | undefined)?.name ?? ''
+  if (name.startsWith('KafkaJS')) {
+    return `cannot start: Kafka at ${config.kafka.brokers.join(',')} did not answer (${(err as Error).message}); is it running? Locally: npm run kafka start`
+  }
+  return `cannot start: ${(err as Error | undefined)?.message ?? String(err)}`
+}
+
+function usage(problem?: string): number {
+  if (problem !== undefined) process.stderr.write(`qalqan: ${problem}\n\n`)
+  ;(problem === undefined ? process.stdout : process.stderr).write(`${USAGE}\n`)
+  return problem === undefined ? 0 : 2
+}
+
+process.exitCode = await main(process.argv.slice(2))

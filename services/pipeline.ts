@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { createClickHouse, migrate, type ClickHouseClient } from './adapters/clickhouse.js'
+import { createKafka, ensureTopics } from './adapters/kafka.js'
+import type { Config } from './config.js'
+import { buildQueryApi } from './query/api.js'
+import { ClickHouseSink } from './sinks/clickhouse.js'
+import { KafkaSink } from './sinks/kafka.js'
+import { buildCollector } from './sources/http.js'
+import { KafkaEventSource } from './sources/kafka.js'
+import { TokenRegistry } from './tokens.js'
+import { createBatchHandler } from './worker.js'
+
+export interface Running {
+  /** Base URLs of the HTTP roles that run in this process. */
+  readonly collectorUrl?: string
+  readonly queryUrl?: string
+  /** Idempotent: finishes in-flight work, then releases every connection. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the roles that the configuration names, wired as the pipeline runs:
+ *   collector: http -> decode -> validate -> normalize -> kafka
+ *   worker:    kafka -> aggregate -> clickhouse
+ *   query:     http -> clickhouse
+ */
+export async function startRoles(config: Config, logger: Logger): Promise<Running> {
+  const roles = new Set(config.roles)
+  const closers: (() => Promise<unknown>)[] = []
+  let running = true
+  const close = async () => {
+    running = false
+    for (const closer of closers.splice(0).reverse()) {
+      await closer().catch((err: unknown) => logger.error({ err }, 'error while shutting down'))
+    }
+  }
+
+  try {
+    const tokens = roles.has('collector') || roles.has('query') ? loadTokens(config) : undefined
+    const kafka = roles.has('collector') || roles.has('worker') ? createKafka(config, logger) : undefined
+    if (kafka !== undefined) {
+      const admin = kafka.admin()
+      await admin.connect()
+      try {
+        const created = await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
+        if (created.length > 0) logger.info({ topics: created, partitions: config.kafka.partitions }, 'created Kafka topics')
+      } finally {
+        await admin.disconnect()
+      }
+    }
+    let clickhouse: ClickHouseClient | undefined
+    if (roles.has('worker') || roles.has('query')) {
+      clickhouse = await createClickHouse(config)
+      const ch = clickhouse
+      closers.push(() => ch.close())
+      const statements = await migrate(clickhouse)
+      logger.info({ clickhouse: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`, statements }, 'ClickHouse schema ready')
+    }
+
+    let collectorUrl: string | undefined
+    if (roles.has('collector') && kafka !== undefined && tokens !== undefined) {
+      const sink = new KafkaSink(kafka, config)
+      await sink.start()
+      closers.push(() => sink.close())
+      const app = buildCollector(config, { logger, tokens, writer: sink })
+      collectorUrl = await listen(app, config.collector, closers)
+      logger.info({ url: collectorUrl }, 'collector listening')
+    }
+
+    if (roles.has('worker') && kafka !== undefined && clickhouse !== undefined) {
+      const rejected = new KafkaSink(kafka, config)
+      await rejected.start()
+      closers.push(() => rejected.close())
+      const source = new KafkaEventSource(kafka, config, logger.child({ role: 'worker' }))
+      closers.push(() => source.close())
+      const handle = createBatchHandler({ logger: logger.child({ role: 'worker' }), clickhouse: new ClickHouseSink(clickhouse), rejected, isRunning: () => running })
+      await source.start(handle)
+      logger.info({ group: config.worker.groupId, topic: config.kafka.topics.events }, 'worker consuming')
+    }
+
+    let queryUrl: string | undefined
+    if (roles.has('query') && clickhouse !== undefined && tokens !== undefined) {
+      const app = buildQueryApi(config, { logger, tokens, clickhouse })
+      queryUrl = await listen(app, config.query, closers)
+      logger.info({ url: queryUrl }, 'query API listening')
+    }
+
+    return { ...(collectorUrl && { collectorUrl }), ...(queryUrl && { queryUrl }), close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+function loadTokens(config: Config): () => TokenRegistry {
+  if (config.tokensFile === undefined) throw new Error('QALQAN_TOKENS_FILE is not set')
+  const registry = TokenRegistry.fromFile(config.tokensFile)
+  return () => registry
+}
+
+async function listen(app: FastifyInstance, at: { host: string; port: number }, closers: (() => Promise<unknown>)[]): Promise<string> {
+  await app.listen({ host: at.host, port: at.port })
+  closers.push(() => app.close())
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : at.port
+  return `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`
+}

@@ -1,0 +1,46 @@
+import { QalqanError } from '../errors.js'
+
+/** One event as the sensor sent it: its parsed value, or why it could not be parsed, and its original text. */
+export type Candidate = { index: number; raw: string } & ({ ok: true; value: unknown } | { ok: false; reason: string })
+
+export type BodyFormat = 'json' | 'ndjson'
+
+/**
+ * Splits a POST /v1/events body into candidates: a JSON object is one event, a JSON array is one
+ * event per element, NDJSON is one event per non-blank line (a bad line is a bad event, not a bad body).
+ */
+export function decodeCanonical(body: string, format: BodyFormat, maxEvents: number): Candidate[] {
+  if (format === 'ndjson') return decodeLines(body, maxEvents)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch (err) {
+    throw new QalqanError('QLQ_ERR_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`)
+  }
+  const items = Array.isArray(parsed) ? parsed : [parsed]
+  if (items.length > maxEvents) throw tooMany(items.length, maxEvents)
+  return items.map((value, index) => ({ index, ok: true, value, raw: JSON.stringify(value) }))
+}
+
+function decodeLines(body: string, maxEvents: number): Candidate[] {
+  const candidates: Candidate[] = []
+  for (const line of body.split('\n')) {
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line
+    if (raw.trim() === '') continue
+    if (candidates.length === maxEvents) throw tooMany(maxEvents + 1, maxEvents, 'at least ')
+    const index = candidates.length
+    try {
+      candidates.push({ index, ok: true, value: JSON.parse(raw), raw })
+    } catch (err) {
+      candidates.push({ index, ok: false, reason: `not valid JSON: ${(err as Error).message}`, raw })
+    }
+  }
+  return candidates
+}
+
+function tooMany(count: number, limit: number, qualifier = ''): QalqanError {
+  return new QalqanError(
+    'QLQ_ERR_TOO_MANY_EVENTS',
+    `the request holds ${qualifier}${count} events; the limit is ${limit} per request (QALQAN_COLLECTOR_MAX_EVENTS): split it`,
+  )
+}
