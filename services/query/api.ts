@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { REGION_CODES } from '../../schemas/regions.js'
@@ -8,7 +7,7 @@ import type { ClickHouseClient } from '../adapters/clickhouse.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
-import { installErrorHandling } from '../http/errors.js'
+import { createServer } from '../http/server.js'
 import type { TokenRegistry } from '../tokens.js'
 import { describeIssues } from '../transforms/validate.js'
 
@@ -36,17 +35,8 @@ export interface AggregateRow {
 
 /** The analysts' read-only API over the aggregates. Every value reaches ClickHouse as a bound parameter. */
 export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance {
-  const loggerInstance: FastifyBaseLogger = deps.logger.child({ role: 'query' })
-  const app = Fastify({
-    loggerInstance,
-    disableRequestLogging: true,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
-  })
-  installErrorHandling(app, { maxBodyBytes: 1024 * 1024 })
+  const app = createServer(deps.logger, 'query', { maxBodyBytes: 1024 * 1024 })
   const analyst = requireRole(deps.tokens, 'analyst')
-
-  app.get('/healthz', async () => ({ status: 'ok' }))
 
   app.get('/v1/aggregates', { preHandler: analyst }, async (request) => {
     const parsed = AggregatesQuery.safeParse(request.query)

@@ -1,4 +1,4 @@
-import type { Kafka, Message, Producer } from 'kafkajs'
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
@@ -28,7 +28,7 @@ export class KafkaSink {
   ) {
     // Not idempotent: kafkajs's idempotent producer loses messages under concurrent sends.
     // A retried send can duplicate, and event_id lets the worker recognise that.
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: undefined })
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, createPartitioner: Partitioners.DefaultPartitioner })
   }
 
   async start(): Promise<void> {

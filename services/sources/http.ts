@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { errorBody, QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
-import { installErrorHandling } from '../http/errors.js'
+import { createServer } from '../http/server.js'
 import type { RejectedRecord } from '../sinks/kafka.js'
 import type { TokenRegistry } from '../tokens.js'
 import { decodeCanonical, type BodyFormat } from '../transforms/decode-canonical.js'
@@ -32,22 +32,12 @@ const MAX_REJECTIONS_LISTED = 100
 
 /** The collector's HTTP app: sensors POST events; 202 only once Kafka acknowledged them. */
 export function buildCollector(config: Config, deps: CollectorDeps): FastifyInstance {
-  const loggerInstance: FastifyBaseLogger = deps.logger.child({ role: 'collector' })
-  const app = Fastify({
-    loggerInstance,
-    bodyLimit: config.collector.maxBodyBytes,
-    disableRequestLogging: true,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
-  })
-  installErrorHandling(app, config.collector)
+  const app = createServer(deps.logger, 'collector', config.collector)
 
   app.removeAllContentTypeParsers()
   for (const type of ['application/json', 'application/x-ndjson']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => done(null, body))
   }
-
-  app.get('/healthz', async () => ({ status: 'ok' }))
 
   app.post('/v1/events', { preHandler: requireRole(deps.tokens, 'sensor') }, async (request, reply) => {
     const sensor = request.sensor

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, starts a throwaway Kafka broker, type-checks,
+# runs every test against it and the embedded ClickHouse engine, stops the broker, and ends
+# with one line "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing npm packages" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/qalqan-test-kafka.XXXXXX")
+export QALQAN_KAFKA_DIR=$state
+export QALQAN_KAFKA_PORT=$(free_port)
+export QALQAN_KAFKA_CONTROLLER_PORT=$(free_port)
+stop_kafka() {
+  bash deploy/kafka/kafka.sh stop || true
+  rm -rf "$state"
+}
+trap stop_kafka EXIT
+bash deploy/kafka/kafka.sh start
+export QALQAN_TEST_KAFKA_BROKERS=127.0.0.1:$QALQAN_KAFKA_PORT
+
+echo "test: type-checking" >&2
+npx tsc -p tsconfig.test.json
+
+status=0
+npx tap "$@" || status=$?
+npx tap replay --reporter=tap >.tap/report.tap 2>/dev/null || true
+node test/count-results.mjs .tap/report.tap
+exit $status
