@@ -54,6 +54,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_COLLECTOR_PORT: wholeNumber(0, 65535).default(8080),
   QALQAN_COLLECTOR_MAX_BODY_BYTES: wholeNumber(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
   QALQAN_COLLECTOR_MAX_EVENTS: wholeNumber(1, 1_000_000).default(10_000),
+  QALQAN_COLLECTOR_MAX_DEPTH: wholeNumber(2, 256).default(32),
   QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
   QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(31),
@@ -82,7 +83,13 @@ export interface Config {
     readonly password: string
     readonly database: string
   }
-  readonly collector: { readonly host: string; readonly port: number; readonly maxBodyBytes: number; readonly maxEvents: number }
+  readonly collector: {
+    readonly host: string
+    readonly port: number
+    readonly maxBodyBytes: number
+    readonly maxEvents: number
+    readonly maxDepth: number
+  }
   readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number }
   readonly worker: { readonly groupId: string }
 }
@@ -184,6 +191,7 @@ function toConfig(s: Settings): Config {
       port: s.QALQAN_COLLECTOR_PORT,
       maxBodyBytes: s.QALQAN_COLLECTOR_MAX_BODY_BYTES,
       maxEvents: s.QALQAN_COLLECTOR_MAX_EVENTS,
+      maxDepth: s.QALQAN_COLLECTOR_MAX_DEPTH,
     },
     query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS },
     worker: { groupId: s.QALQAN_WORKER_GROUP },

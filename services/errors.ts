@@ -13,6 +13,7 @@ export const ERRORS = {
   QLQ_ERR_TOO_MANY_EVENTS: { status: 413, retryable: false, message: 'the request holds more events than the limit' },
   QLQ_ERR_INVALID_JSON: { status: 400, retryable: false, message: 'the body is not valid JSON' },
   QLQ_ERR_INVALID_EVENTS: { status: 400, retryable: false, message: 'no event in the request is valid; each one is listed under rejected' },
+  QLQ_ERR_TOO_DEEP: { status: 400, retryable: false, message: 'the body nests objects and arrays deeper than the limit' },
   QLQ_ERR_NO_EVENTS: { status: 400, retryable: false, message: 'the body holds no events' },
   QLQ_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'the request is malformed' },
   QLQ_ERR_INVALID_QUERY: { status: 400, retryable: false, message: 'invalid query parameters' },

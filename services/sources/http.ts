@@ -44,7 +44,7 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     if (sensor === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
     if (typeof request.body !== 'string') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
     const format: BodyFormat = request.headers['content-type']?.startsWith('application/x-ndjson') ? 'ndjson' : 'json'
-    const candidates = decodeCanonical(request.body, format, config.collector.maxEvents)
+    const candidates = decodeCanonical(request.body, format, config.collector)
     if (candidates.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body holds no events: send at least one')
 
     const receivedAt = new Date()

@@ -28,22 +28,23 @@ export class KafkaEventSource {
     this.consumer = kafka.consumer({ groupId: config.worker.groupId, allowAutoTopicCreation: false, retry: { retries: 10 } })
   }
 
-  async start(handle: (batch: PartitionBatch, heartbeat: () => Promise<void>) => Promise<void>): Promise<void> {
+  /** `handle` returns the last offset it made durable: the batch may be cut short of its end. */
+  async start(handle: (batch: PartitionBatch, heartbeat: () => Promise<void>) => Promise<string>): Promise<void> {
     await this.consumer.connect()
     await this.consumer.subscribe({ topics: [this.config.kafka.topics.events], fromBeginning: true })
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 2,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-        if (!isRunning() || isStale() || batch.messages.length === 0) return
-        const lastOffset = batch.lastOffset()
-        await handle(
-          { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() ?? lastOffset, lastOffset, messages: batch.messages },
-          heartbeat,
-        )
-        await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }])
-        this.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset }, 'batch committed')
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const { topic, partition, messages } = batch
+        const first = messages[0]
+        const last = messages.at(-1)
+        if (!isRunning() || isStale() || first === undefined || last === undefined) return
+        const handled = await handle({ topic, partition, firstOffset: first.offset, lastOffset: last.offset, messages }, heartbeat)
+        resolveOffset(handled)
+        await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(handled) + 1n).toString() }])
+        this.logger.debug({ topic, partition, lastOffset: handled }, 'batch committed')
       },
     })
   }

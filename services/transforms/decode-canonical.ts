@@ -1,4 +1,5 @@
 import { QalqanError } from '../errors.js'
+import { exceedsDepth } from './json-depth.js'
 
 /** One event as the sensor sent it: its parsed value, or why it could not be parsed, and its original text. */
 export type Candidate = { index: number; raw: string } & ({ ok: true; value: unknown } | { ok: false; reason: string })
@@ -9,7 +10,13 @@ export type BodyFormat = 'json' | 'ndjson'
  * Splits a POST /v1/events body into candidates: a JSON object is one event, a JSON array is one
  * event per element, NDJSON is one event per non-blank line (a bad line is a bad event, not a bad body).
  */
-export function decodeCanonical(body: string, format: BodyFormat, maxEvents: number): Candidate[] {
+export function decodeCanonical(body: string, format: BodyFormat, limits: { maxEvents: number; maxDepth: number }): Candidate[] {
+  const { maxEvents, maxDepth } = limits
+  if (body.trim() === '') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
+  // An array of events is one level deeper than its events.
+  if (exceedsDepth(body, format === 'json' ? maxDepth + 1 : maxDepth)) {
+    throw new QalqanError('QLQ_ERR_TOO_DEEP', `the body nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
+  }
   if (format === 'ndjson') return decodeLines(body, maxEvents)
   let parsed: unknown
   try {

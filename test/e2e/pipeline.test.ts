@@ -1,0 +1,66 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createLogger } from '../../services/logger.js'
+import { startRoles } from '../../services/pipeline.js'
+import { minuteOf } from '../../services/transforms/aggregate.js'
+import { testConfig, TOKENS } from '../helpers/stack.js'
+
+// Who each token is, as test/fixtures/tokens.json registers it.
+const SENSORS = {
+  [TOKENS.astana]: { sector: 'government', region: 'KZ-71' },
+  [TOKENS.almaty]: { sector: 'finance', region: 'KZ-75' },
+  [TOKENS.atyrau]: { sector: 'energy', region: 'KZ-23' },
+} as const
+
+const CATEGORIES = ['scan', 'bruteforce', 'exploit', 'malware'] as const
+
+t.test('events posted to the collector come back from the query API as exact per-minute counts', async (t) => {
+  const running = await startRoles(testConfig(), createLogger('warn'))
+  t.teardown(() => running.close())
+  const { collectorUrl, queryUrl } = running
+  if (collectorUrl === undefined || queryUrl === undefined) throw new Error('all roles should run')
+
+  const expected = new Map<string, number>()
+  let seed = 7
+  const random = (n: number) => ((seed = (seed * 48271) % 2147483647) % n)
+  const base = Date.parse('2025-03-01T00:00:00Z')
+  for (const token of Object.keys(SENSORS) as (keyof typeof SENSORS)[]) {
+    for (let request = 0; request < 3; request++) {
+      const events = Array.from({ length: 40 }, () => ({
+        occurred_at: new Date(base + random(5) * 60_000 + random(60_000)).toISOString(),
+        category: CATEGORIES[random(CATEGORIES.length)],
+        severity: 1 + random(4),
+        signature: 'E2E test signature',
+        src_ip: `203.0.113.${random(255)}`,
+        count: 1 + random(3),
+      }))
+      const ndjson = request % 2 === 1
+      const res = await fetch(`${collectorUrl}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
+        body: ndjson ? events.map((e) => JSON.stringify(e)).join('\n') : JSON.stringify(events),
+      })
+      t.equal(res.status, 202)
+      t.same(await res.json(), { accepted: 40, rejected: [] })
+      const { sector, region } = SENSORS[token]
+      for (const event of events) {
+        const key = `${minuteOf(event.occurred_at).replace(' ', 'T')}Z|${sector}|${region}`
+        expected.set(key, (expected.get(key) ?? 0) + event.count)
+      }
+    }
+  }
+
+  const url = `${queryUrl}/v1/aggregates?from=2025-03-01T00:00:00Z&to=2025-03-01T01:00:00Z`
+  const want = Object.fromEntries([...expected].sort())
+  let got: Record<string, number> = {}
+  for (let attempt = 0; attempt < 120; attempt++) {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${TOKENS.analyst}` } })
+    t.equal(res.status, 200, 'query answers', { bail: true })
+    const body = (await res.json()) as { rows: { window_start: string; sector: string; region: string; events: number }[] }
+    got = Object.fromEntries(body.rows.map((r) => [`${r.window_start}|${r.sector}|${r.region}`, r.events]).sort())
+    if (JSON.stringify(got) === JSON.stringify(want)) break
+    await sleep(500)
+  }
+  t.same(got, want, 'the aggregates equal exactly what was posted')
+  t.equal(Object.keys(want).length, 15, 'three sectors and regions over five minutes')
+})
