@@ -5,19 +5,19 @@
 #   deploy/kafka/kafka.sh start|stop|status|classpath
 #
 # Environment (all optional):
-#   QALQAN_KAFKA_DIR              state folder: data, logs, pid (default: deploy/kafka/.state)
-#   QALQAN_KAFKA_PORT             client port (default 9092)
-#   QALQAN_KAFKA_CONTROLLER_PORT  controller port (default: client port + 1)
-#   QALQAN_KAFKA_HEAP             JVM heap options (default "-Xms256m -Xmx768m")
-#   QALQAN_KAFKA_START_TIMEOUT    seconds to wait for the broker to answer (default 90)
+#   LOCAL_KAFKA_DIR              state folder: data, logs, pid (default: deploy/kafka/.state)
+#   LOCAL_KAFKA_PORT             client port (default 9092)
+#   LOCAL_KAFKA_CONTROLLER_PORT  controller port (default: client port + 1)
+#   LOCAL_KAFKA_HEAP             JVM heap options (default "-Xms256m -Xmx768m")
+#   LOCAL_KAFKA_START_TIMEOUT    seconds to wait for the broker to answer (default 90)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-state=${QALQAN_KAFKA_DIR:-$here/.state}
-port=${QALQAN_KAFKA_PORT:-9092}
-controller_port=${QALQAN_KAFKA_CONTROLLER_PORT:-$((port + 1))}
-heap=${QALQAN_KAFKA_HEAP:--Xms256m -Xmx768m}
-start_timeout=${QALQAN_KAFKA_START_TIMEOUT:-90}
+state=${LOCAL_KAFKA_DIR:-$here/.state}
+port=${LOCAL_KAFKA_PORT:-9092}
+controller_port=${LOCAL_KAFKA_CONTROLLER_PORT:-$((port + 1))}
+heap=${LOCAL_KAFKA_HEAP:--Xms256m -Xmx768m}
+start_timeout=${LOCAL_KAFKA_START_TIMEOUT:-90}
 pid_file=$state/kafka.pid
 log_file=$state/kafka.log
 
@@ -88,10 +88,10 @@ PROPS
 
 start() {
   if pid=$(running_pid); then
-    say "already running (pid $pid) on 127.0.0.1:$port"
+    say "already running (pid $pid) on 127.0.0.1:$(cat "$state/port" 2>/dev/null || echo "$port")"
     return 0
   fi
-  port_open "$port" && die "port $port on 127.0.0.1 is taken by another program; set QALQAN_KAFKA_PORT."
+  port_open "$port" && die "port $port on 127.0.0.1 is taken by another program; set LOCAL_KAFKA_PORT."
   local cp
   cp=$(classpath)
   mkdir -p "$state"
@@ -109,6 +109,7 @@ start() {
   setsid nohup java $heap -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${java_opts[@]}" \
     kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
+  echo "$port" >"$state/port"
   say "starting on 127.0.0.1:$port (pid $!, log $log_file)"
   local waited=0
   until port_open "$port" && grep -q "Kafka Server started" "$log_file" 2>/dev/null; do
@@ -144,7 +145,7 @@ stop() {
 
 status() {
   if pid=$(running_pid); then
-    say "running (pid $pid) on 127.0.0.1:$port"
+    say "running (pid $pid) on 127.0.0.1:$(cat "$state/port" 2>/dev/null || echo "$port")"
   else
     say "not running"
     return 3
