@@ -15,22 +15,31 @@ free_port() {
 }
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/qalqan-test-kafka.XXXXXX")
-export QALQAN_KAFKA_DIR=$state
-export QALQAN_KAFKA_PORT=$(free_port)
-export QALQAN_KAFKA_CONTROLLER_PORT=$(free_port)
+export LOCAL_KAFKA_DIR=$state
+export LOCAL_KAFKA_PORT=$(free_port)
+export LOCAL_KAFKA_CONTROLLER_PORT=$(free_port)
 stop_kafka() {
   bash deploy/kafka/kafka.sh stop || true
   rm -rf "$state"
 }
 trap stop_kafka EXIT
+rm -rf .tap/test-results
 bash deploy/kafka/kafka.sh start
-export QALQAN_TEST_KAFKA_BROKERS=127.0.0.1:$QALQAN_KAFKA_PORT
+export QALQAN_TEST_KAFKA_BROKERS=127.0.0.1:$LOCAL_KAFKA_PORT
 
 echo "test: type-checking" >&2
-npx tsc -p tsconfig.test.json
+if ! npx tsc -p tsconfig.test.json; then
+  echo "test: the type check failed; no test ran" >&2
+  trap - EXIT
+  stop_kafka 2>/dev/null
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 status=0
 npx tap "$@" || status=$?
 npx tap replay --reporter=tap >.tap/report.tap 2>/dev/null || true
+trap - EXIT
+stop_kafka 2>/dev/null
 node test/count-results.mjs .tap/report.tap
 exit $status
