@@ -126,7 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(describeIssue(issue, input, origin))
   }
-  if (parsed.success && parsed.data.QALQAN_TOKENS_FILE === undefined && parsed.data.QALQAN_ROLE.some((r) => r !== 'worker')) {
+  const roles = SETTINGS.shape.QALQAN_ROLE.safeParse(input['QALQAN_ROLE'])
+  if (input['QALQAN_TOKENS_FILE'] === undefined && roles.success && roles.data.some((r) => r !== 'worker')) {
     problems.push('QALQAN_TOKENS_FILE is not set: the collector and query roles need the token registry (see "Tokens" in README.md)')
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
@@ -138,7 +139,9 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'))
   } catch (err) {
-    problems.push(`${FILE_VARIABLE}=${path}: cannot read it as JSON (${(err as Error).message})`)
+    // Not the parser's message: it quotes the file's text, which may hold a password.
+    const code = (err as NodeJS.ErrnoException).code
+    problems.push(`${FILE_VARIABLE}=${path}: ${code === undefined ? 'is not valid JSON' : `cannot be read (${code})`}`)
     return {}
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

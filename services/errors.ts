@@ -17,7 +17,7 @@ export const ERRORS = {
   QLQ_ERR_NO_EVENTS: { status: 400, retryable: false, message: 'the body holds no events' },
   QLQ_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'the request is malformed' },
   QLQ_ERR_INVALID_QUERY: { status: 400, retryable: false, message: 'invalid query parameters' },
-  QLQ_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true, message: 'Kafka did not acknowledge the events; nothing was accepted, retry later' },
+  QLQ_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true, message: 'Kafka did not acknowledge the events: send the whole request again later' },
   QLQ_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true, message: 'ClickHouse did not answer; retry later' },
   QLQ_ERR_INTERNAL: { status: 500, retryable: false, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>

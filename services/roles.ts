@@ -13,7 +13,7 @@ export const ROLE_NAMES = Object.keys(ROLES) as Role[]
 export function parseRoles(value: string): Role[] {
   const names = value.split(',').map((name) => name.trim()).filter(Boolean)
   if (names.length === 1 && names[0] === 'all') return [...ROLE_NAMES]
-  const unknown = names.filter((name) => !(name in ROLES))
+  const unknown = names.filter((name) => !Object.hasOwn(ROLES, name))
   if (names.length === 0 || unknown.length > 0) {
     throw new Error(`unknown role "${unknown.join(',') || value}": allowed are all, ${ROLE_NAMES.join(', ')} (comma-separated)`)
   }

@@ -56,7 +56,11 @@ export class TokenRegistry {
       const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`)
       throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `the token registry ${path} is invalid: ${problems.join('; ')}`)
     }
-    return new TokenRegistry(parsed.data.sensors, parsed.data.analysts)
+    try {
+      return new TokenRegistry(parsed.data.sensors, parsed.data.analysts)
+    } catch (err) {
+      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `the token registry ${path} is invalid: ${(err as Error).message}`)
+    }
   }
 
   /** The principal holding this token, or undefined. */
@@ -69,11 +73,16 @@ export class TokenRegistry {
   }
 
   private add(hash: string, principal: Principal): void {
-    if (this.byHash.has(hash)) {
-      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', 'two entries of the token registry share one token: give each sensor and analyst its own')
+    const holder = this.byHash.get(hash)
+    if (holder !== undefined) {
+      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `${idOf(holder)} and ${idOf(principal)} share one token: give each sensor and analyst its own`)
     }
     this.byHash.set(hash, principal)
   }
+}
+
+function idOf(principal: Principal): string {
+  return principal.role === 'sensor' ? `sensor ${principal.sensor.id}` : `analyst ${principal.analyst.id}`
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -13,11 +13,11 @@ export type BodyFormat = 'json' | 'ndjson'
 export function decodeCanonical(body: string, format: BodyFormat, limits: { maxEvents: number; maxDepth: number }): Candidate[] {
   const { maxEvents, maxDepth } = limits
   if (body.trim() === '') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
+  if (format === 'ndjson') return decodeLines(body, limits)
   // An array of events is one level deeper than its events.
-  if (exceedsDepth(body, format === 'json' ? maxDepth + 1 : maxDepth)) {
+  if (exceedsDepth(body, body.trimStart().startsWith('[') ? maxDepth + 1 : maxDepth)) {
     throw new QalqanError('QLQ_ERR_TOO_DEEP', `the body nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
   }
-  if (format === 'ndjson') return decodeLines(body, maxEvents)
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
@@ -29,13 +29,17 @@ export function decodeCanonical(body: string, format: BodyFormat, limits: { maxE
   return items.map((value, index) => ({ index, ok: true, value, raw: JSON.stringify(value) }))
 }
 
-function decodeLines(body: string, maxEvents: number): Candidate[] {
+function decodeLines(body: string, { maxEvents, maxDepth }: { maxEvents: number; maxDepth: number }): Candidate[] {
   const candidates: Candidate[] = []
   for (const line of body.split('\n')) {
     const raw = line.endsWith('\r') ? line.slice(0, -1) : line
     if (raw.trim() === '') continue
     if (candidates.length === maxEvents) throw tooMany(maxEvents + 1, maxEvents, 'at least ')
     const index = candidates.length
+    if (exceedsDepth(raw, maxDepth)) {
+      candidates.push({ index, ok: false, reason: `nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`, raw })
+      continue
+    }
     try {
       candidates.push({ index, ok: true, value: JSON.parse(raw), raw })
     } catch (err) {

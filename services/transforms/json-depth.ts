@@ -14,7 +14,7 @@ export function exceedsDepth(text: string, max: number): boolean {
       inString = true
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return true
-    } else if (c === 0x5d || c === 0x7d) {
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
       depth--
     }
   }

@@ -15,7 +15,9 @@ export type Normalized = { ok: true; event: CanonicalEvent } | { ok: false; reas
  */
 export function normalize(input: SensorEvent, context: NormalizeContext): Normalized {
   const occurred = new Date(input.occurred_at)
-  if (Number.isNaN(occurred.getTime())) return { ok: false, reason: `occurred_at: ${input.occurred_at} is not a real date` }
+  if (Number.isNaN(occurred.getTime()) || !isCalendarDate(input.occurred_at)) {
+    return { ok: false, reason: `occurred_at: ${input.occurred_at.slice(0, 40)} is not a real date` }
+  }
   const { sensor } = context
   return {
     ok: true,
@@ -43,4 +45,13 @@ export function normalize(input: SensorEvent, context: NormalizeContext): Normal
       count: input.count,
     },
   }
+}
+
+/** Date parsing rolls 2025-02-30 over into March; a sensor that sent it has a bug worth hearing about. */
+function isCalendarDate(isoTime: string): boolean {
+  const year = Number(isoTime.slice(0, 4))
+  const month = Number(isoTime.slice(5, 7))
+  const day = Number(isoTime.slice(8, 10))
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
 }
