@@ -18,6 +18,9 @@ export const CATEGORIES = [
 
 export const SENSOR_TYPES = ['ids', 'honeypot', 'firewall', 'waf', 'edr', 'other'] as const
 
+/** What kind of address the source is: only public addresses get a country. */
+export const ADDRESS_SCOPES = ['public', 'private', 'loopback', 'link_local', 'multicast', 'reserved'] as const
+
 /** Event time must carry its offset: a time without one is ambiguous across Kazakhstan's zones. */
 const timestamp = z.iso.datetime({ offset: true })
 const ip = z.string().max(45).refine((value) => isIP(value) !== 0, { error: 'must be an IPv4 or IPv6 address' })
@@ -62,6 +65,7 @@ export const CanonicalEvent = z.strictObject({
   dst_port: port.optional(),
   protocol: z.string().max(16).optional(),
   src_country: z.string().regex(/^([A-Z]{2})?$/).default(''),
+  src_scope: z.enum(ADDRESS_SCOPES).default('public'),
   org: text(256),
   sector: z.enum(SECTORS),
   region: z.enum(REGION_CODES),

@@ -39,6 +39,7 @@ export function normalize(input: SensorEvent, context: NormalizeContext): Normal
       dst_port: input.dst_port,
       protocol: input.protocol?.toLowerCase(),
       src_country: '',
+      src_scope: 'public',
       org: sensor.org,
       sector: sensor.sector,
       region: sensor.region,

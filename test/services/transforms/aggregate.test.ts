@@ -17,6 +17,7 @@ function event(fields: Partial<CanonicalEvent> = {}): CanonicalEvent {
     signature: 'ET SCAN',
     src_ip: '203.0.113.10',
     src_country: 'KZ',
+    src_scope: 'public',
     org: 'E-Gov Astana',
     sector: 'government',
     region: 'KZ-71',
