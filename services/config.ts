@@ -46,6 +46,9 @@ export const SETTINGS = z.strictObject({
   QALQAN_KAFKA_TOPIC_PARTITIONS: wholeNumber(1, 10_000).default(6),
   QALQAN_KAFKA_TOPIC_REPLICATION: wholeNumber(1, 10).default(1),
   QALQAN_KAFKA_TIMEOUT_MS: wholeNumber(100, 600_000).default(10_000),
+  QALQAN_KAFKA_MAX_PENDING_EVENTS: wholeNumber(1, 10_000_000).default(200_000),
+  QALQAN_KAFKA_MAX_BATCH_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  QALQAN_KAFKA_MAX_CONCURRENT_SENDS: wholeNumber(1, 64).default(4),
   QALQAN_CLICKHOUSE_URL: clickhouseUrl.optional(),
   QALQAN_CLICKHOUSE_USER: z.string().default('default'),
   QALQAN_CLICKHOUSE_PASSWORD: z.string().default(''),
@@ -55,6 +58,10 @@ export const SETTINGS = z.strictObject({
   QALQAN_COLLECTOR_MAX_BODY_BYTES: wholeNumber(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
   QALQAN_COLLECTOR_MAX_EVENTS: wholeNumber(1, 1_000_000).default(10_000),
   QALQAN_COLLECTOR_MAX_DEPTH: wholeNumber(2, 256).default(32),
+  QALQAN_COLLECTOR_MAX_LINE_LENGTH: wholeNumber(256, 64 * 1024 * 1024).default(1024 * 1024),
+  QALQAN_COLLECTOR_SENSOR_RATE: wholeNumber(1, 100_000_000).default(50_000),
+  QALQAN_COLLECTOR_SENSOR_BURST: wholeNumber(1, 100_000_000).default(200_000),
+  QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(30_000),
   QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
   QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(31),
@@ -74,6 +81,9 @@ export interface Config {
     readonly partitions: number
     readonly replicationFactor: number
     readonly timeoutMs: number
+    readonly maxPendingEvents: number
+    readonly maxBatchBytes: number
+    readonly maxConcurrentSends: number
   }
   readonly clickhouse: {
     /** A server's URL, or undefined for the embedded engine at `path`. */
@@ -89,6 +99,10 @@ export interface Config {
     readonly maxBodyBytes: number
     readonly maxEvents: number
     readonly maxDepth: number
+    readonly maxLineLength: number
+    readonly sensorRate: number
+    readonly sensorBurst: number
+    readonly requestTimeoutMs: number
   }
   readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number }
   readonly worker: { readonly groupId: string }
@@ -125,6 +139,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = SETTINGS.safeParse(input)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(describeIssue(issue, input, origin))
+  }
+  if (parsed.success && parsed.data.QALQAN_COLLECTOR_SENSOR_BURST < parsed.data.QALQAN_COLLECTOR_MAX_EVENTS) {
+    problems.push(
+      `QALQAN_COLLECTOR_SENSOR_BURST=${parsed.data.QALQAN_COLLECTOR_SENSOR_BURST} is below QALQAN_COLLECTOR_MAX_EVENTS=${parsed.data.QALQAN_COLLECTOR_MAX_EVENTS}: a full request could never pass`,
+    )
   }
   const roles = SETTINGS.shape.QALQAN_ROLE.safeParse(input['QALQAN_ROLE'])
   if (input['QALQAN_TOKENS_FILE'] === undefined && roles.success && roles.data.some((r) => r !== 'worker')) {
@@ -181,6 +200,9 @@ function toConfig(s: Settings): Config {
       partitions: s.QALQAN_KAFKA_TOPIC_PARTITIONS,
       replicationFactor: s.QALQAN_KAFKA_TOPIC_REPLICATION,
       timeoutMs: s.QALQAN_KAFKA_TIMEOUT_MS,
+      maxPendingEvents: s.QALQAN_KAFKA_MAX_PENDING_EVENTS,
+      maxBatchBytes: s.QALQAN_KAFKA_MAX_BATCH_BYTES,
+      maxConcurrentSends: s.QALQAN_KAFKA_MAX_CONCURRENT_SENDS,
     },
     clickhouse: {
       url: url !== undefined && !url.startsWith('chdb:') ? url : undefined,
@@ -195,6 +217,10 @@ function toConfig(s: Settings): Config {
       maxBodyBytes: s.QALQAN_COLLECTOR_MAX_BODY_BYTES,
       maxEvents: s.QALQAN_COLLECTOR_MAX_EVENTS,
       maxDepth: s.QALQAN_COLLECTOR_MAX_DEPTH,
+      maxLineLength: s.QALQAN_COLLECTOR_MAX_LINE_LENGTH,
+      sensorRate: s.QALQAN_COLLECTOR_SENSOR_RATE,
+      sensorBurst: s.QALQAN_COLLECTOR_SENSOR_BURST,
+      requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
     },
     query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS },
     worker: { groupId: s.QALQAN_WORKER_GROUP },

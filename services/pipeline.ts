@@ -5,6 +5,7 @@ import { createKafka, ensureTopics } from './adapters/kafka.js'
 import type { Config } from './config.js'
 import { buildQueryApi } from './query/api.js'
 import { ClickHouseSink } from './sinks/clickhouse.js'
+import { Metrics } from './metrics.js'
 import { KafkaSink } from './sinks/kafka.js'
 import { buildCollector } from './sources/http.js'
 import { KafkaEventSource } from './sources/kafka.js'
@@ -27,6 +28,7 @@ export interface Running {
  */
 export async function startRoles(config: Config, logger: Logger): Promise<Running> {
   const roles = new Set(config.roles)
+  const metrics = new Metrics()
   const closers: (() => Promise<unknown>)[] = []
   let running = true
   const close = async () => {
@@ -60,10 +62,11 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
 
     let collectorUrl: string | undefined
     if (roles.has('collector') && kafka !== undefined && tokens !== undefined) {
-      const sink = new KafkaSink(kafka, config)
+      const sink = new KafkaSink(kafka, config, metrics)
       await sink.start()
       closers.push(() => sink.close())
-      const app = buildCollector(config, { logger, tokens, writer: sink })
+      const readiness = () => [sink.problem()].filter((problem): problem is string => problem !== undefined)
+      const app = buildCollector(config, { logger, tokens, writer: sink, metrics, enrich: (event) => event, readiness })
       collectorUrl = await listen(app, config.collector, closers)
       logger.info({ url: collectorUrl }, 'collector listening')
     }

@@ -87,7 +87,12 @@ function idOf(principal: Principal): string {
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
+  return schemeToken(header, 'Bearer')
+}
+
+/** The token of an `Authorization: <scheme> <token>` header, or undefined. */
+export function schemeToken(header: string | undefined, scheme: string): string | undefined {
   if (header === undefined) return undefined
-  const match = /^Bearer[ \t]+([\x21-\x7e]{1,512})[ \t]*$/i.exec(header)
-  return match?.[1]
+  const match = /^([A-Za-z]+)[ \t]+([\x21-\x7e]{1,512})[ \t]*$/.exec(header)
+  return match?.[1]?.toLowerCase() === scheme.toLowerCase() ? match[2] : undefined
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { QalqanError } from '../errors.js'
-import { bearerToken, type Analyst, type Sensor, type TokenRegistry } from '../tokens.js'
+import { schemeToken, type Analyst, type Sensor, type TokenRegistry } from '../tokens.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -9,10 +9,14 @@ declare module 'fastify' {
   }
 }
 
-/** A preHandler that admits only holders of a token of the given role; the other role gets 403. */
-export function requireRole(tokens: () => TokenRegistry, role: 'sensor' | 'analyst') {
+/**
+ * A preHandler that admits only holders of a token of the given role; the other role gets 403.
+ * The token comes as `Authorization: Bearer <token>`, or with another of the given schemes.
+ */
+export function requireRole(tokens: () => TokenRegistry, role: 'sensor' | 'analyst', schemes: readonly string[] = ['Bearer']) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const token = bearerToken(request.headers.authorization)
+    const header = request.headers.authorization
+    const token = schemes.map((scheme) => schemeToken(header, scheme)).find((found) => found !== undefined)
     if (token === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
     const principal = tokens().authenticate(token)
     if (principal === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED', 'unknown token: check the token, or ask for one to be registered')

@@ -16,7 +16,7 @@ export function installErrorHandling(app: FastifyInstance, limits: { maxBodyByte
     const known = toQalqanError(err, limits)
     if (known.code === 'QLQ_ERR_INTERNAL') request.log.error({ err }, 'request failed')
     else if (known.status >= 500) request.log.warn({ err: known }, known.message)
-    if (known.retryable) void reply.header('retry-after', '5')
+    if (known.retryAfterSeconds !== undefined) void reply.header('retry-after', String(known.retryAfterSeconds))
     return reply.code(known.status).send(errorBody(known))
   })
   app.setNotFoundHandler((request, reply) => {
@@ -25,7 +25,8 @@ export function installErrorHandling(app: FastifyInstance, limits: { maxBodyByte
   })
 }
 
-function toQalqanError(err: FastifyError | QalqanError, limits: { maxBodyBytes: number }): QalqanError {
+/** Any error a route or Fastify raised, as an error of the catalogue. */
+export function toQalqanError(err: FastifyError | QalqanError, limits: { maxBodyBytes: number }): QalqanError {
   if (err instanceof QalqanError) return err
   const code = err.code === undefined ? undefined : FASTIFY_CODES[err.code]
   if (code === 'QLQ_ERR_BODY_TOO_LARGE') {

@@ -8,14 +8,19 @@ import { installErrorHandling } from './errors.js'
  * request would cost more than the request at ingest rates, so only errors are logged), the error
  * catalogue's answers, and /healthz.
  */
-export function createServer(logger: Logger, role: string, limits: { maxBodyBytes: number }): FastifyInstance {
+export function createServer(logger: Logger, role: string, limits: { maxBodyBytes: number; requestTimeoutMs?: number }): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger.child({ role })
+  const requestTimeoutMs = limits.requestTimeoutMs ?? 30_000
   const app = Fastify({
     loggerInstance,
     bodyLimit: limits.maxBodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // A body that trickles in ties up a socket: the whole request must arrive within this time.
+    // Node reads the timeout when it creates the server, so it goes in the server options too.
+    requestTimeout: requestTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs) },
   })
   installErrorHandling(app, limits)
   app.get('/healthz', async () => ({ status: 'ok' }))

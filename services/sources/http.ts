@@ -1,82 +1,105 @@
-import { randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { errorBody, QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
 import { createServer } from '../http/server.js'
-import type { RejectedRecord } from '../sinks/kafka.js'
-import type { TokenRegistry } from '../tokens.js'
+import { ingest, type EventWriter, type IngestDeps, type IngestResult } from '../ingest.js'
+import type { Metrics } from '../metrics.js'
+import { RateLimiter } from '../rate-limit.js'
+import type { Sensor, TokenRegistry } from '../tokens.js'
 import { decodeCanonical, type BodyFormat } from '../transforms/decode-canonical.js'
-import { normalize } from '../transforms/normalize.js'
-import { validate } from '../transforms/validate.js'
-
-export interface EventWriter {
-  write(events: readonly CanonicalEvent[], rejected: readonly RejectedRecord[]): Promise<void>
-}
+import { isLineFormat, LINE_DECODERS } from '../transforms/decoders.js'
+import { splitLines } from '../transforms/split-lines.js'
+import { registerHec } from './hec.js'
+import { bodyText } from './http-body.js'
 
 export interface CollectorDeps {
   readonly logger: Logger
   readonly tokens: () => TokenRegistry
   readonly writer: EventWriter
+  readonly metrics: Metrics
+  readonly enrich: (event: CanonicalEvent) => CanonicalEvent
+  /** Problems that make this collector unfit for traffic (Kafka unreachable, a registry not loaded); empty when ready. */
+  readonly readiness: () => string[]
 }
 
-/** The answer to an ingest request: how many events were accepted, and each rejected one by index. */
-export interface IngestResult {
-  accepted: number
-  rejected: { index: number; reason: string }[]
-}
+const LINE_TYPES = ['text/plain', 'application/x-ndjson', 'application/json', 'application/octet-stream']
 
-const MAX_REJECTIONS_LISTED = 100
-
-/** The collector's HTTP app: sensors POST events; 202 only once Kafka acknowledged them. */
+/** The collector's HTTP app: sensors POST events in their own formats; 2xx only once Kafka acknowledged them. */
 export function buildCollector(config: Config, deps: CollectorDeps): FastifyInstance {
   const app = createServer(deps.logger, 'collector', config.collector)
-
   app.removeAllContentTypeParsers()
-  for (const type of ['application/json', 'application/x-ndjson']) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => done(null, body))
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+
+  const ingestDeps: IngestDeps = {
+    writer: deps.writer,
+    metrics: deps.metrics,
+    rateLimiter: new RateLimiter(config.collector.sensorRate, config.collector.sensorBurst),
+    enrich: deps.enrich,
   }
+  const readText = (request: FastifyRequest) => {
+    deps.metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: request.routeOptions.url ?? 'unknown' })
+    return bodyText(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), request.headers['content-encoding'], config.collector.maxBodyBytes)
+  }
+  const sensorOnly = requireRole(deps.tokens, 'sensor')
 
-  app.post('/v1/events', { preHandler: requireRole(deps.tokens, 'sensor') }, async (request, reply) => {
-    const sensor = request.sensor
-    if (sensor === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
-    if (typeof request.body !== 'string') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
-    const format: BodyFormat = request.headers['content-type']?.startsWith('application/x-ndjson') ? 'ndjson' : 'json'
-    const candidates = decodeCanonical(request.body, format, config.collector)
-    if (candidates.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body holds no events: send at least one')
-
-    const receivedAt = new Date()
-    const events: CanonicalEvent[] = []
-    const rejected: RejectedRecord[] = []
-    for (const candidate of candidates) {
-      const checked = candidate.ok ? validate(candidate.value) : candidate
-      const normalized = checked.ok ? normalize(checked.event, { sensor, receivedAt, newEventId: randomUUID }) : checked
-      if (normalized.ok) {
-        events.push(normalized.event)
-      } else {
-        rejected.push({
-          reason: normalized.reason,
-          stage: !candidate.ok ? 'decode' : !checked.ok ? 'validate' : 'normalize',
-          format: `canonical-${format}`,
-          sensor_id: sensor.id,
-          index: candidate.index,
-          received_at: receivedAt.toISOString(),
-          raw: candidate.raw,
-        })
-      }
-    }
-
-    await deps.writer.write(events, rejected)
-    if (rejected.length > 0) request.log.info({ sensor: sensor.id, accepted: events.length, rejected: rejected.length }, 'events rejected')
-    const result: IngestResult = {
-      accepted: events.length,
-      rejected: rejected.slice(0, MAX_REJECTIONS_LISTED).map(({ index, reason }) => ({ index: index ?? -1, reason })),
-    }
-    if (events.length === 0) return reply.code(400).send({ ...errorBody(new QalqanError('QLQ_ERR_INVALID_EVENTS')), ...result })
-    return reply.code(202).send(result)
+  app.post('/v1/events', { preHandler: sensorOnly }, async (request, reply) => {
+    const format = canonicalFormat(request.headers['content-type'])
+    const records = decodeCanonical(await readText(request), format, config.collector)
+    return answer(reply, await ingest(records, sensorOf(request), `canonical-${format}`, ingestDeps))
   })
 
+  app.post<{ Params: { format: string } }>('/v1/events/:format', { preHandler: sensorOnly }, async (request, reply) => {
+    const { format } = request.params
+    if (!isLineFormat(format)) {
+      throw new QalqanError('QLQ_ERR_NOT_FOUND', `no format ${JSON.stringify(format.slice(0, 40))}: use /v1/events (canonical), /v1/events/suricata, /v1/events/cowrie or /v1/events/cef`)
+    }
+    const type = mediaType(request.headers['content-type'])
+    if (type !== '' && !LINE_TYPES.includes(type)) {
+      throw new QalqanError('QLQ_ERR_UNSUPPORTED_MEDIA_TYPE', `send ${format} records one per line as text/plain or application/x-ndjson`)
+    }
+    const lines = splitLines(await readText(request), config.collector)
+    if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
+    const decode = LINE_DECODERS[format]
+    const records = lines.map((line, index) => ({ index, decoded: decode(line), raw: () => line }))
+    return answer(reply, await ingest(records, sensorOf(request), format, ingestDeps))
+  })
+
+  registerHec(app, { config, tokens: deps.tokens, ingest: ingestDeps, readText, readiness: deps.readiness })
+
+  app.get('/readyz', async (_request, reply) => {
+    const problems = deps.readiness()
+    return reply.code(problems.length === 0 ? 200 : 503).send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
+  })
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(deps.metrics.render()))
+
   return app
+}
+
+function answer(reply: FastifyReply, result: IngestResult) {
+  if (result.accepted === 0 && result.rejected.length > 0) {
+    return reply.code(400).send({ ...errorBody(new QalqanError('QLQ_ERR_INVALID_EVENTS')), ...result })
+  }
+  return reply.code(202).send(result)
+}
+
+export function sensorOf(request: FastifyRequest): Sensor {
+  if (request.sensor === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
+  return request.sensor
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+}
+
+function canonicalFormat(header: string | undefined): BodyFormat {
+  const type = mediaType(header)
+  if (type === 'application/json') return 'json'
+  if (type === 'application/x-ndjson') return 'ndjson'
+  throw new QalqanError(
+    'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type ${JSON.stringify(type.slice(0, 60))} is not accepted here: send application/json (an event or an array of events) or application/x-ndjson (one event per line)`,
+  )
 }

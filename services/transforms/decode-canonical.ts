@@ -1,23 +1,28 @@
 import { QalqanError } from '../errors.js'
+import type { Decoded, DecodedRecord } from './decoded.js'
 import { exceedsDepth } from './json-depth.js'
-
-/** One event as the sensor sent it: its parsed value, or why it could not be parsed, and its original text. */
-export type Candidate = { index: number; raw: string } & ({ ok: true; value: unknown } | { ok: false; reason: string })
+import { splitLines, tooManyEvents } from './split-lines.js'
+import { validate } from './validate.js'
 
 export type BodyFormat = 'json' | 'ndjson'
 
+export interface CanonicalLimits {
+  maxEvents: number
+  maxDepth: number
+  maxLineLength: number
+}
+
 /**
- * Splits a POST /v1/events body into candidates: a JSON object is one event, a JSON array is one
- * event per element, NDJSON is one event per non-blank line (a bad line is a bad event, not a bad body).
+ * Decodes a POST /v1/events body: a JSON object is one event, a JSON array is one event per
+ * element, NDJSON is one event per non-blank line (a bad line is a bad event, not a bad body).
  */
-export function decodeCanonical(body: string, format: BodyFormat, limits: { maxEvents: number; maxDepth: number }): Candidate[] {
-  const { maxEvents, maxDepth } = limits
+export function decodeCanonical(body: string, format: BodyFormat, limits: CanonicalLimits): DecodedRecord[] {
   if (body.trim() === '') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
-  if (format === 'ndjson') return decodeLines(body, limits)
-  // An array of events is one level deeper than its events.
-  if (exceedsDepth(body, body.trimStart().startsWith('[') ? maxDepth + 1 : maxDepth)) {
-    throw new QalqanError('QLQ_ERR_TOO_DEEP', `the body nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
+  if (format === 'ndjson') {
+    return splitLines(body, limits).map((line, index) => ({ index, decoded: decodeCanonicalLine(line, limits.maxDepth), raw: () => line }))
   }
+  // An array of events is one level deeper than its events.
+  if (exceedsDepth(body, body.trimStart().startsWith('[') ? limits.maxDepth + 1 : limits.maxDepth)) throw tooDeep(limits.maxDepth)
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
@@ -25,33 +30,28 @@ export function decodeCanonical(body: string, format: BodyFormat, limits: { maxE
     throw new QalqanError('QLQ_ERR_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`)
   }
   const items = Array.isArray(parsed) ? parsed : [parsed]
-  if (items.length > maxEvents) throw tooMany(items.length, maxEvents)
-  return items.map((value, index) => ({ index, ok: true, value, raw: JSON.stringify(value) }))
+  if (items.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the array is empty: send at least one event')
+  if (items.length > limits.maxEvents) throw tooManyEvents(limits.maxEvents)
+  return items.map((value, index) => ({ index, decoded: fromValidation(value), raw: () => JSON.stringify(value) }))
 }
 
-function decodeLines(body: string, { maxEvents, maxDepth }: { maxEvents: number; maxDepth: number }): Candidate[] {
-  const candidates: Candidate[] = []
-  for (const line of body.split('\n')) {
-    const raw = line.endsWith('\r') ? line.slice(0, -1) : line
-    if (raw.trim() === '') continue
-    if (candidates.length === maxEvents) throw tooMany(maxEvents + 1, maxEvents, 'at least ')
-    const index = candidates.length
-    if (exceedsDepth(raw, maxDepth)) {
-      candidates.push({ index, ok: false, reason: `nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`, raw })
-      continue
-    }
-    try {
-      candidates.push({ index, ok: true, value: JSON.parse(raw), raw })
-    } catch (err) {
-      candidates.push({ index, ok: false, reason: `not valid JSON: ${(err as Error).message}`, raw })
-    }
+/** One canonical event as one line of text: the decoder that NDJSON and HEC envelopes use. */
+export function decodeCanonicalLine(line: string, maxDepth: number): Decoded {
+  if (exceedsDepth(line, maxDepth)) return { kind: 'invalid', reason: tooDeep(maxDepth).message }
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (err) {
+    return { kind: 'invalid', reason: `not valid JSON: ${(err as Error).message}` }
   }
-  return candidates
+  return fromValidation(value)
 }
 
-function tooMany(count: number, limit: number, qualifier = ''): QalqanError {
-  return new QalqanError(
-    'QLQ_ERR_TOO_MANY_EVENTS',
-    `the request holds ${qualifier}${count} events; the limit is ${limit} per request (QALQAN_COLLECTOR_MAX_EVENTS): split it`,
-  )
+function fromValidation(value: unknown): Decoded {
+  const checked = validate(value)
+  return checked.ok ? { kind: 'event', event: checked.event } : { kind: 'invalid', reason: checked.reason }
+}
+
+function tooDeep(maxDepth: number): QalqanError {
+  return new QalqanError('QLQ_ERR_TOO_DEEP', `nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
 }

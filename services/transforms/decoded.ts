@@ -11,3 +11,10 @@ export type Decoded =
   | { kind: 'invalid'; reason: string }
 
 export type Decoder = (record: string) => Decoded
+
+/** One record of a request with what its decoder made of it; its original text is made only when needed. */
+export interface DecodedRecord {
+  index: number
+  decoded: Decoded
+  raw: () => string
+}

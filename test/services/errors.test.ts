@@ -30,7 +30,7 @@ t.test('the catalogue: codes are QLQ_ERR_*, with an error status and a message',
   t.ok(CODES.length >= 10)
   for (const code of CODES) {
     const { status, retryable, message } = ERRORS[code]
-    t.match(code, /^QLQ_ERR_[A-Z][A-Z_]*[A-Z]$/)
+    t.match(code, /^QLQ_ERR_[A-Z][A-Z0-9_]*[A-Z0-9]$/)
     t.ok(status >= 400 && status <= 599, `${code} status ${status}`)
     t.ok(message.length > 0, `${code} has a message`)
     t.type(retryable, 'boolean', `${code}: retryable is stated`)
@@ -68,7 +68,7 @@ t.test('every code has a section in docs/errors.md with its status and retryabil
 })
 
 t.test('docs/errors.md names no code that does not exist, and lists each once', async (t) => {
-  const named = new Set(doc.match(/QLQ_ERR_[A-Z_]+/g) ?? [])
+  const named = new Set(doc.match(/QLQ_ERR_[A-Z0-9_]+/g) ?? [])
   t.ok(named.size > 0)
   for (const code of named) t.ok(code in ERRORS, `${code} is in ERRORS`)
   const headings = (doc.match(/^## QLQ_ERR_\S+/gm) ?? []).map((h) => h.slice(3))
@@ -81,11 +81,11 @@ t.test('every code the sources use is in the catalogue', async (t) => {
   t.ok(files.some((file) => file.path === 'services/errors.ts'), 'the sources are found')
   let thrown = 0
   for (const { path, text } of files) {
-    for (const match of text.matchAll(/new QalqanError\(\s*['"`]([A-Z_]+)['"`]/g)) {
+    for (const match of text.matchAll(/new QalqanError\(\s*['"`]([A-Z0-9_]+)['"`]/g)) {
       thrown++
       t.ok(match[1] !== undefined && match[1] in ERRORS, `${path}: new QalqanError('${match[1]}')`)
     }
-    for (const match of text.matchAll(/['"`](QLQ_ERR_[A-Z_]*)['"`]/g)) {
+    for (const match of text.matchAll(/['"`](QLQ_ERR_[A-Z0-9_]*)['"`]/g)) {
       t.ok(match[1] !== undefined && match[1] in ERRORS, `${path}: '${match[1]}'`)
     }
   }

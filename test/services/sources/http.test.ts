@@ -1,14 +1,10 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
-import { createKafka, ensureTopics } from '../../../services/adapters/kafka.js'
-import type { Config } from '../../../services/config.js'
-import { createLogger } from '../../../services/logger.js'
-import { KafkaSink } from '../../../services/sinks/kafka.js'
-import { buildCollector } from '../../../services/sources/http.js'
-import { TokenRegistry } from '../../../services/tokens.js'
+import { startCollector } from '../../helpers/collector.js'
 import { readTopic } from '../../helpers/kafka.js'
-import { testConfig, TOKENS } from '../../helpers/stack.js'
+import { TOKENS } from '../../helpers/stack.js'
 
 const event = {
   occurred_at: '2025-03-01T08:15:30+05:00',
@@ -21,23 +17,8 @@ const event = {
   protocol: 'TCP',
 }
 
-async function collector(t: Test, settings: Record<string, string> = {}): Promise<{ app: FastifyInstance; config: Config }> {
-  const config = testConfig({ QALQAN_COLLECTOR_MAX_BODY_BYTES: '65536', QALQAN_COLLECTOR_MAX_EVENTS: '50', ...settings })
-  const logger = createLogger('silent')
-  const kafka = createKafka(config, logger)
-  const admin = kafka.admin()
-  await admin.connect()
-  await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
-  await admin.disconnect()
-  const sink = new KafkaSink(kafka, config)
-  await sink.start()
-  const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
-  const app = buildCollector(config, { logger, tokens: () => tokens, writer: sink })
-  t.teardown(async () => {
-    await app.close()
-    await sink.close()
-  })
-  return { app, config }
+function collector(t: Test, settings: Record<string, string> = {}) {
+  return startCollector(t, { QALQAN_COLLECTOR_MAX_BODY_BYTES: '65536', QALQAN_COLLECTOR_MAX_EVENTS: '50', ...settings })
 }
 
 function post(app: FastifyInstance, body: string | Buffer, headers: Record<string, string> = {}) {
@@ -53,7 +34,7 @@ t.test('a batch is produced canonical, with who and where from the token', async
   const { app, config } = await collector(t)
   const res = await post(app, JSON.stringify([event, { ...event, src_ip: '2001:db8::1', count: 5 }]))
   t.equal(res.statusCode, 202)
-  t.same(res.json(), { accepted: 2, rejected: [] })
+  t.same(res.json(), { accepted: 2, skipped: 0, rejected: [] })
   const messages = (await readTopic(config.kafka.topics.events, 2)).map((value) => JSON.parse(value))
   t.equal(messages.length, 2)
   const first = messages.find((m) => m.src_ip === '203.0.113.55')
@@ -85,7 +66,7 @@ t.test('NDJSON: good lines accepted, bad lines rejected by index and kept in the
   const rejected = (await readTopic(config.kafka.topics.rejected, 2)).map((value) => JSON.parse(value))
   t.equal(rejected.length, 2)
   t.same(rejected.map((r) => r.raw).sort(), ['{not json', JSON.stringify({ ...event, severity: 9 })].sort())
-  t.match(rejected.find((r) => r.stage === 'validate'), { sensor_id: 'test-ids-astana', format: 'canonical-ndjson', index: 2, reason: /severity/ })
+  t.match(rejected.find((r) => r.index === 2), { stage: 'decode', sensor_id: 'test-ids-astana', format: 'canonical-ndjson', index: 2, reason: /severity/ })
   t.equal((await readTopic(config.kafka.topics.events, 2)).length, 2)
 })
 
@@ -120,7 +101,7 @@ t.test('malformed, oversized and hostile bodies get clear errors', async (t) => 
 
   const tooMany = await post(app, JSON.stringify(Array.from({ length: 51 }, () => event)))
   t.equal(tooMany.statusCode, 413)
-  t.match(tooMany.json(), { error: 'QLQ_ERR_TOO_MANY_EVENTS', message: /limit is 50/ })
+  t.match(tooMany.json(), { error: 'QLQ_ERR_TOO_MANY_EVENTS', message: /limit of 50 per request/ })
 
   const tooManyLines = await post(app, Array.from({ length: 51 }, () => JSON.stringify(event)).join('\n'), { 'content-type': 'application/x-ndjson' })
   t.equal(tooManyLines.statusCode, 413)
@@ -149,8 +130,23 @@ t.test('malformed, oversized and hostile bodies get clear errors', async (t) => 
   t.equal(huge.statusCode, 400)
   t.match(huge.json().rejected[0].reason, /severity.*src_port/)
 
-  const gzipped = await post(app, gzipSync(JSON.stringify(event)), { 'content-encoding': 'gzip' })
-  t.not(gzipped.statusCode, 202, 'gzip is not decoded yet, so the body is not taken as events')
+  const gzipped = await post(app, gzipSync(JSON.stringify([event, event])), { 'content-encoding': 'gzip' })
+  t.equal(gzipped.statusCode, 202)
+  t.equal(gzipped.json().accepted, 2)
+  const truncated = await post(app, gzipSync(JSON.stringify(event)).subarray(0, 20), { 'content-encoding': 'gzip' })
+  t.equal(truncated.statusCode, 400)
+  t.match(truncated.json(), { error: 'QLQ_ERR_INVALID_GZIP' })
+  const bomb = await post(app, gzipSync(Buffer.alloc(20 * 1024 * 1024, 0x20)), { 'content-encoding': 'gzip' })
+  t.equal(bomb.statusCode, 413, 'a gzip bomb stops at the body limit')
+  t.match(bomb.json(), { error: 'QLQ_ERR_BODY_TOO_LARGE', message: /once gunzipped/ })
+  const brotli = await post(app, JSON.stringify(event), { 'content-encoding': 'br' })
+  t.equal(brotli.statusCode, 415)
+
+  const badUtf8 = await post(app, Buffer.concat([Buffer.from('{"signature":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]))
+  t.equal(badUtf8.statusCode, 400)
+  t.match(badUtf8.json(), { error: 'QLQ_ERR_INVALID_UTF8' })
+  const kazakh = await post(app, JSON.stringify({ ...event, signature: 'Қазақстан: SSH brute force' }))
+  t.equal(kazakh.statusCode, 202, 'multibyte UTF-8 is fine')
 })
 
 t.test('unknown paths answer 404 from the catalogue', async (t) => {
@@ -160,21 +156,75 @@ t.test('unknown paths answer 404 from the catalogue', async (t) => {
   t.match(res.json(), { error: 'QLQ_ERR_NOT_FOUND', message: 'no endpoint GET /v1/nothing' })
 })
 
-t.test('Kafka unreachable: 503 with Retry-After, never 202', async (t) => {
-  const config = testConfig({ QALQAN_KAFKA_TIMEOUT_MS: '1000' })
-  const logger = createLogger('silent')
-  const kafka = createKafka(config, logger)
-  const sink = new KafkaSink(kafka, config)
-  await sink.start()
-  const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
-  // The topic does not exist and may not be auto-created: Kafka cannot take the write.
-  const app = buildCollector(config, { logger, tokens: () => tokens, writer: sink })
-  t.teardown(async () => {
-    await app.close()
-    await sink.close()
-  })
+t.test('Kafka cannot take the write: 503 with Retry-After, never 202', async (t) => {
+  // The topics do not exist and may not be auto-created: Kafka refuses the write.
+  const { app } = await startCollector(t, { QALQAN_KAFKA_TIMEOUT_MS: '1000' }, { createTopics: false })
   const res = await post(app, JSON.stringify(event))
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '5')
   t.match(res.json(), { error: 'QLQ_ERR_KAFKA_UNAVAILABLE', retryable: true })
+  const ready = await app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(ready.statusCode, 503, 'not ready after a failed send')
+  t.match(ready.json(), { status: 'not ready', problems: [/the last send to Kafka failed/] })
+})
+
+t.test('a sensor over its rate limit gets 429 with Retry-After, and its events are not taken', async (t) => {
+  const { app, config } = await collector(t, { QALQAN_COLLECTOR_SENSOR_RATE: '1', QALQAN_COLLECTOR_SENSOR_BURST: '50' })
+  const batch = JSON.stringify(Array.from({ length: 30 }, () => event))
+  t.equal((await post(app, batch)).statusCode, 202)
+  const limited = await post(app, batch)
+  t.equal(limited.statusCode, 429)
+  t.match(limited.json(), { error: 'QLQ_ERR_RATE_LIMITED', retryable: true, message: /test-ids-astana/ })
+  t.ok(Number(limited.headers['retry-after']) >= 1)
+  const other = await post(app, batch, { authorization: `Bearer ${TOKENS.almaty}` })
+  t.equal(other.statusCode, 202, 'another sensor has its own budget')
+  t.equal((await readTopic(config.kafka.topics.events, 60, 5_000)).length, 60, 'the limited request wrote nothing')
+})
+
+t.test('a body that trickles in is cut off at the request timeout', async (t) => {
+  const { app } = await collector(t, { QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS: '1000' })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const started = Date.now()
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.astana}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`)
+      const drip = setInterval(() => socket.write(' '), 200)
+      let received = ''
+      socket.on('data', (chunk) => (received += chunk.toString()))
+      socket.on('close', () => {
+        clearInterval(drip)
+        resolve(received)
+      })
+      socket.on('error', () => undefined)
+    })
+  })
+  t.match(answer, /^HTTP\/1\.1 408/)
+  t.ok(Date.now() - started < 10_000, 'cut off in seconds, not left open')
+})
+
+t.test('readiness and metrics', async (t) => {
+  const { app } = await collector(t)
+  const ready = await app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready', problems: [] })
+  await post(app, [JSON.stringify(event), 'nope'].join('\n'), { 'content-type': 'application/x-ndjson' })
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /qalqan_events_received_total\{stage="decode"\} 2/)
+  t.match(metrics, /qalqan_events_sent_total\{stage="decode"\} 1/)
+  t.match(metrics, /qalqan_errors_total\{stage="decode",error_type="invalid_event"\} 1/)
+  t.match(metrics, /qalqan_events_sent_total\{stage="kafka"\} 2/, 'the event and the rejection')
+  t.match(metrics, /qalqan_kafka_produce_seconds_count 1/)
+  t.match(metrics, /qalqan_sensor_last_seen_seconds\{sensor="test-ids-astana"\} \d+/)
+  t.notMatch(metrics, /test-sensor-astana/, 'no token in the metrics')
+})
+
+t.test('line formats: unknown format and wrong type', async (t) => {
+  const { app } = await collector(t)
+  const unknown = await app.inject({ method: 'POST', url: '/v1/events/snort', headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/plain' }, payload: 'x' })
+  t.equal(unknown.statusCode, 404)
+  t.match(unknown.json(), { message: /\/v1\/events\/suricata/ })
+  const html = await app.inject({ method: 'POST', url: '/v1/events/cef', headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/html' }, payload: 'x' })
+  t.equal(html.statusCode, 415)
 })

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { createKafka, ensureTopics } from '../../services/adapters/kafka.js'
+import type { Config } from '../../services/config.js'
+import { createLogger } from '../../services/logger.js'
+import { Metrics } from '../../services/metrics.js'
+import { KafkaSink } from '../../services/sinks/kafka.js'
+import { buildCollector } from '../../services/sources/http.js'
+import { TokenRegistry } from '../../services/tokens.js'
+import { testConfig } from './stack.js'
+
+export interface TestCollector {
+  app: FastifyInstance
+  config: Config
+  sink: KafkaSink
+  metrics: Metrics
+}
+
+/** A collector on the test broker with topics of its own; closed when the test ends. */
+export async function startCollector(t: Test, settings: Record<string, string> = {}, options: { createTopics?: boolean } = {}): Promise<TestCollector> {
+  const config = testConfig(settings)
+  const logger = createLogger('silent')
+  const kafka = createKafka(config, logger)
+  if (options.createTopics !== false) {
+    const admin = kafka.admin()
+    await admin.connect()
+    await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
+    await admin.disconnect()
+  }
+  const metrics = new Metrics()
+  const sink = new KafkaSink(kafka, config, metrics)
+  await sink.start()
+  const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
+  const readiness = () => [sink.problem()].filter((problem): problem is string => problem !== undefined)
+  const app = buildCollector(config, { logger, tokens: () => tokens, writer: sink, metrics, enrich: (event) => event, readiness })
+  t.teardown(async () => {
+    await app.close()
+    await sink.close()
+  })
+  return { app, config, sink, metrics }
+}
