@@ -66,6 +66,16 @@ export const SETTINGS = z.strictObject({
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
   QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(31),
   QALQAN_WORKER_GROUP: nonEmpty.default('qalqan-worker'),
+  QALQAN_WORKER_HOST: nonEmpty.default('127.0.0.1'),
+  QALQAN_WORKER_PORT: wholeNumber(0, 65535).default(8082),
+  QALQAN_WORKER_FETCH_BYTES: wholeNumber(65_536, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  QALQAN_WORKER_DEDUP_WINDOW: wholeNumber(1, 50_000_000).default(200_000),
+  QALQAN_WORKER_MAX_FUTURE_SECONDS: wholeNumber(0, 31_536_000).default(3600),
+  QALQAN_WORKER_MAX_AGE_DAYS: wholeNumber(1, 3650).default(30),
+  QALQAN_RETENTION_RAW_DAYS: wholeNumber(1, 18_250).default(30),
+  QALQAN_RETENTION_1M_DAYS: wholeNumber(1, 18_250).default(90),
+  QALQAN_RETENTION_1H_DAYS: wholeNumber(1, 18_250).default(730),
+  QALQAN_RETENTION_1D_DAYS: wholeNumber(1, 18_250).default(3650),
 })
 
 type Settings = z.output<typeof SETTINGS>
@@ -105,7 +115,17 @@ export interface Config {
     readonly requestTimeoutMs: number
   }
   readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number }
-  readonly worker: { readonly groupId: string }
+  readonly worker: {
+    readonly groupId: string
+    readonly host: string
+    readonly port: number
+    readonly fetchBytes: number
+    readonly dedupWindow: number
+    readonly maxFutureMs: number
+    readonly maxAgeMs: number
+  }
+  /** Days each table keeps its rows, by table. */
+  readonly retentionDays: { readonly events_raw: number; readonly attacks_1m: number; readonly attacks_1h: number; readonly attacks_1d: number }
 }
 
 export class ConfigError extends QalqanError {
@@ -223,7 +243,21 @@ function toConfig(s: Settings): Config {
       requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
     },
     query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS },
-    worker: { groupId: s.QALQAN_WORKER_GROUP },
+    worker: {
+      groupId: s.QALQAN_WORKER_GROUP,
+      host: s.QALQAN_WORKER_HOST,
+      port: s.QALQAN_WORKER_PORT,
+      fetchBytes: s.QALQAN_WORKER_FETCH_BYTES,
+      dedupWindow: s.QALQAN_WORKER_DEDUP_WINDOW,
+      maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
+      maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
+    },
+    retentionDays: {
+      events_raw: s.QALQAN_RETENTION_RAW_DAYS,
+      attacks_1m: s.QALQAN_RETENTION_1M_DAYS,
+      attacks_1h: s.QALQAN_RETENTION_1H_DAYS,
+      attacks_1d: s.QALQAN_RETENTION_1D_DAYS,
+    },
   }
 }
 

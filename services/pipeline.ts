@@ -5,7 +5,9 @@ import { createKafka, ensureTopics } from './adapters/kafka.js'
 import type { Config } from './config.js'
 import { buildQueryApi } from './query/api.js'
 import { ClickHouseSink } from './sinks/clickhouse.js'
+import { createServer } from './http/server.js'
 import { Metrics } from './metrics.js'
+import { applyRetention } from './retention.js'
 import { KafkaSink } from './sinks/kafka.js'
 import { buildCollector } from './sources/http.js'
 import { KafkaEventSource } from './sources/kafka.js'
@@ -16,6 +18,8 @@ export interface Running {
   /** Base URLs of the HTTP roles that run in this process. */
   readonly collectorUrl?: string
   readonly queryUrl?: string
+  /** The worker's /healthz and /metrics. */
+  readonly workerUrl?: string
   /** Idempotent: finishes in-flight work, then releases every connection. */
   close(): Promise<void>
 }
@@ -57,7 +61,8 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       const ch = clickhouse
       closers.push(() => ch.close())
       const statements = await migrate(clickhouse)
-      logger.info({ clickhouse: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`, statements }, 'ClickHouse schema ready')
+      const retention = roles.has('worker') ? await applyRetention(clickhouse, config.retentionDays) : []
+      logger.info({ clickhouse: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`, statements, retentionChanged: retention }, 'ClickHouse schema ready')
     }
 
     let collectorUrl: string | undefined
@@ -71,15 +76,26 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       logger.info({ url: collectorUrl }, 'collector listening')
     }
 
+    let workerUrl: string | undefined
     if (roles.has('worker') && kafka !== undefined && clickhouse !== undefined) {
-      const rejected = new KafkaSink(kafka, config)
+      const workerLogger = logger.child({ role: 'worker' })
+      const rejected = new KafkaSink(kafka, config, metrics)
       await rejected.start()
       closers.push(() => rejected.close())
-      const source = new KafkaEventSource(kafka, config, logger.child({ role: 'worker' }))
+      const source = new KafkaEventSource(kafka, config, workerLogger, metrics)
       closers.push(() => source.close())
-      const handle = createBatchHandler({ logger: logger.child({ role: 'worker' }), clickhouse: new ClickHouseSink(clickhouse), rejected, isRunning: () => running })
+      const handle = createBatchHandler({
+        logger: workerLogger,
+        metrics,
+        clickhouse: new ClickHouseSink(clickhouse),
+        rejected,
+        isRunning: () => running,
+        timeLimits: { maxFutureMs: config.worker.maxFutureMs, maxAgeMs: config.worker.maxAgeMs },
+        dedupWindow: config.worker.dedupWindow,
+      })
       await source.start(handle)
-      logger.info({ group: config.worker.groupId, topic: config.kafka.topics.events }, 'worker consuming')
+      workerUrl = await listen(buildOpsServer(logger, 'worker', metrics), config.worker, closers)
+      logger.info({ group: config.worker.groupId, topic: config.kafka.topics.events, url: workerUrl }, 'worker consuming')
     }
 
     let queryUrl: string | undefined
@@ -89,11 +105,18 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       logger.info({ url: queryUrl }, 'query API listening')
     }
 
-    return { ...(collectorUrl && { collectorUrl }), ...(queryUrl && { queryUrl }), close }
+    return { ...(collectorUrl && { collectorUrl }), ...(queryUrl && { queryUrl }), ...(workerUrl && { workerUrl }), close }
   } catch (err) {
     await close()
     throw err
   }
+}
+
+/** The worker's HTTP surface: health and metrics only. */
+function buildOpsServer(logger: Logger, role: string, metrics: Metrics) {
+  const app = createServer(logger, role, { maxBodyBytes: 1024 })
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()))
+  return app
 }
 
 function loadTokens(config: Config): () => TokenRegistry {

@@ -1,5 +1,5 @@
+import type { CanonicalEvent } from '../../schemas/event.js'
 import type { ClickHouseClient } from '../adapters/clickhouse.js'
-import type { MinuteRow } from '../transforms/aggregate.js'
 
 /** A Kafka partition's offset range: the unit that the worker writes and commits. */
 export interface OffsetRange {
@@ -9,10 +9,15 @@ export interface OffsetRange {
   lastOffset: string
 }
 
+export interface OffsetEvent {
+  offset: string
+  event: CanonicalEvent
+}
+
 /**
- * Writes minute rows to attacks_1m, and keeps the batch ledger that makes a replay exact: rows
- * carry a deduplication token naming their offset range, and the ledger makes a replay cut the
- * same range again.
+ * Writes accepted events to events_raw, whose materialized views keep the minute, hour and day
+ * aggregates; and keeps the batch ledger. Each insert carries a deduplication token naming its
+ * offset range, so a replay of the range is dropped by ClickHouse, in the views too.
  */
 export class ClickHouseSink {
   constructor(private readonly client: ClickHouseClient) {}
@@ -38,17 +43,33 @@ export class ClickHouseSink {
     })
   }
 
-  async writeRows(rows: readonly MinuteRow[], range: OffsetRange): Promise<void> {
-    if (rows.length === 0) return
-    await this.client.insert({
-      table: 'attacks_1m',
-      values: [...rows],
+  /** The event ids written from the `count` offsets before `beforeOffset`, oldest first. */
+  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<string[]> {
+    const before = BigInt(beforeOffset)
+    const from = before > BigInt(count) ? before - BigInt(count) : 0n
+    const result = await this.client.query({
+      query: `SELECT toString(event_id) AS id FROM events_raw
+              WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
+                AND kafka_offset >= {from:UInt64} AND kafka_offset < {before:UInt64}
+              ORDER BY kafka_offset`,
+      query_params: { topic, partition, from: from.toString(), before: before.toString() },
       format: 'JSONEachRow',
-      clickhouse_settings: { insert_deduplication_token: tokenOf(range) },
+    })
+    return (await result.json<{ id: string }>()).map((row) => row.id)
+  }
+
+  async writeEvents(events: readonly OffsetEvent[], range: OffsetRange): Promise<void> {
+    if (events.length === 0) return
+    await this.client.insert({
+      table: 'events_raw',
+      values: events.map(({ offset, event }) => ({ ...event, kafka_topic: range.topic, kafka_partition: range.partition, kafka_offset: offset })),
+      format: 'JSONEachRow',
+      clickhouse_settings: {
+        insert_deduplication_token: `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`,
+        deduplicate_blocks_in_dependent_materialized_views: 1,
+        date_time_input_format: 'best_effort',
+        input_format_skip_unknown_fields: 1,
+      },
     })
   }
-}
-
-function tokenOf(range: OffsetRange): string {
-  return `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
 }

@@ -1,6 +1,7 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
+import type { Metrics } from '../metrics.js'
 
 /** One partition's fetched messages, with the offsets that bound them. */
 export interface PartitionBatch {
@@ -24,8 +25,17 @@ export class KafkaEventSource {
     kafka: Kafka,
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly metrics: Metrics,
   ) {
-    this.consumer = kafka.consumer({ groupId: config.worker.groupId, allowAutoTopicCreation: false, retry: { retries: 10 } })
+    this.consumer = kafka.consumer({
+      groupId: config.worker.groupId,
+      allowAutoTopicCreation: false,
+      retry: { retries: 10 },
+      // Large fetches make large inserts: ClickHouse wants thousands of rows at a time.
+      maxBytesPerPartition: config.worker.fetchBytes,
+      maxBytes: config.worker.fetchBytes * 4,
+      maxWaitTimeInMs: 1_000,
+    })
   }
 
   /** `handle` returns the last offset it made durable: the batch may be cut short of its end. */
@@ -44,6 +54,8 @@ export class KafkaEventSource {
         const handled = await handle({ topic, partition, firstOffset: first.offset, lastOffset: last.offset, messages }, heartbeat)
         resolveOffset(handled)
         await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(handled) + 1n).toString() }])
+        const lag = BigInt(batch.highWatermark) - BigInt(handled) - 1n
+        this.metrics.set('qalqan_worker_lag_events', 'Events in a partition not yet written, as of the last batch.', { topic, partition: String(partition) }, Number(lag))
         this.logger.debug({ topic, partition, lastOffset: handled }, 'batch committed')
       },
     })

@@ -45,6 +45,13 @@ export function testConfig(settings: Record<string, string> = {}): Config {
     QALQAN_TOKENS_FILE: TOKENS_FILE,
     QALQAN_COLLECTOR_PORT: '0',
     QALQAN_QUERY_PORT: '0',
+    QALQAN_WORKER_PORT: '0',
+    // Fixtures are dated in 2025: retention and the horizon must reach them.
+    QALQAN_WORKER_MAX_AGE_DAYS: '3650',
+    QALQAN_RETENTION_RAW_DAYS: '3650',
+    QALQAN_RETENTION_1M_DAYS: '3650',
+    QALQAN_RETENTION_1H_DAYS: '3650',
+    QALQAN_RETENTION_1D_DAYS: '3650',
     ...settings,
   })
 }

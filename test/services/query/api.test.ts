@@ -2,14 +2,16 @@ import t from 'tap'
 import { createClickHouse, migrate } from '../../../services/adapters/clickhouse.js'
 import { createLogger } from '../../../services/logger.js'
 import { buildQueryApi } from '../../../services/query/api.js'
-import { ClickHouseSink } from '../../../services/sinks/clickhouse.js'
+import { applyRetention } from '../../../services/retention.js'
+import { ClickHouseSink, type OffsetEvent } from '../../../services/sinks/clickhouse.js'
 import { TokenRegistry } from '../../../services/tokens.js'
-import type { MinuteRow } from '../../../services/transforms/aggregate.js'
+import type { CanonicalEvent } from '../../../schemas/event.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
 const config = testConfig({ QALQAN_QUERY_MAX_RANGE_DAYS: '7' })
 const clickhouse = await createClickHouse(config)
 await migrate(clickhouse)
+await applyRetention(clickhouse, config.retentionDays)
 const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
 const app = buildQueryApi(config, { logger: createLogger('silent'), tokens: () => tokens, clickhouse })
 t.teardown(async () => {
@@ -17,22 +19,37 @@ t.teardown(async () => {
   await clickhouse.close()
 })
 
-const row = (window_start: string, sector: string, region: string, events: number, category = 'scan'): MinuteRow => ({
-  window_start,
-  sector,
-  region,
-  category,
-  severity: 2,
-  src_country: '',
-  events,
+// Raw events, as the worker writes them; the materialized views make the aggregates.
+const ORGS = { government: ['Test E-Gov Astana', 'KZ-71'], finance: ['Test Bank Almaty', 'KZ-75'], energy: ['Test Refinery Atyrau', 'KZ-23'] } as const
+let serial = 0
+const event = (occurred_at: string, sector: keyof typeof ORGS, count: number, category: CanonicalEvent['category'] = 'scan'): OffsetEvent => ({
+  offset: String(serial),
+  event: {
+    v: 1,
+    event_id: `00000000-0000-4000-8000-${String(++serial).padStart(12, '0')}`,
+    occurred_at,
+    received_at: occurred_at,
+    sensor_id: 'fixture',
+    sensor_type: 'ids',
+    category,
+    severity: 2,
+    signature: 'fixture',
+    src_ip: `203.0.113.${serial}`,
+    src_country: '',
+    src_scope: 'reserved',
+    org: ORGS[sector][0],
+    sector,
+    region: ORGS[sector][1],
+    count,
+  },
 })
 const sink = new ClickHouseSink(clickhouse)
-await sink.writeRows(
+await sink.writeEvents(
   [
-    row('2025-03-01 03:15:00', 'government', 'KZ-71', 4),
-    row('2025-03-01 03:15:00', 'government', 'KZ-71', 6, 'exploit'),
-    row('2025-03-01 03:16:00', 'finance', 'KZ-75', 7),
-    row('2025-03-02 00:00:00', 'energy', 'KZ-23', 1),
+    event('2025-03-01T03:15:10.000Z', 'government', 4),
+    event('2025-03-01T03:15:50.000Z', 'government', 6, 'exploit'),
+    event('2025-03-01T03:16:00.000Z', 'finance', 7),
+    event('2025-03-02T00:00:00.000Z', 'energy', 1),
   ],
   { topic: 'fixture', partition: 0, firstOffset: '0', lastOffset: '3' },
 )
