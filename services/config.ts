@@ -68,6 +68,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_WORKER_GROUP: nonEmpty.default('qalqan-worker'),
   QALQAN_WORKER_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_WORKER_PORT: wholeNumber(0, 65535).default(8082),
+  QALQAN_WORKER_SESSION_TIMEOUT_MS: wholeNumber(6_000, 300_000).default(30_000),
   QALQAN_WORKER_FETCH_BYTES: wholeNumber(65_536, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   QALQAN_WORKER_DEDUP_WINDOW: wholeNumber(1, 50_000_000).default(200_000),
   QALQAN_WORKER_MAX_FUTURE_SECONDS: wholeNumber(0, 31_536_000).default(3600),
@@ -120,6 +121,7 @@ export interface Config {
     readonly host: string
     readonly port: number
     readonly fetchBytes: number
+    readonly sessionTimeoutMs: number
     readonly dedupWindow: number
     readonly maxFutureMs: number
     readonly maxAgeMs: number
@@ -248,6 +250,7 @@ function toConfig(s: Settings): Config {
       host: s.QALQAN_WORKER_HOST,
       port: s.QALQAN_WORKER_PORT,
       fetchBytes: s.QALQAN_WORKER_FETCH_BYTES,
+      sessionTimeoutMs: s.QALQAN_WORKER_SESSION_TIMEOUT_MS,
       dedupWindow: s.QALQAN_WORKER_DEDUP_WINDOW,
       maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
       maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,

@@ -27,8 +27,8 @@ trap stop_kafka EXIT
 bash deploy/kafka/kafka.sh start
 export QALQAN_TEST_KAFKA_BROKERS=127.0.0.1:$LOCAL_KAFKA_PORT
 
-echo "test: type-checking" >&2
-if ! npx tsc -p tsconfig.test.json; then
+echo "test: building dist/ and type-checking" >&2
+if ! npx tsc -p tsconfig.json || ! npx tsc -p tsconfig.test.json; then
   echo "test: the type check failed; no test ran" >&2
   trap - EXIT
   stop_kafka 2>/dev/null

@@ -31,6 +31,9 @@ export class KafkaEventSource {
       groupId: config.worker.groupId,
       allowAutoTopicCreation: false,
       retry: { retries: 10 },
+      // How soon a worker that died without leaving is replaced by the group.
+      sessionTimeout: config.worker.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(config.worker.sessionTimeoutMs / 6),
       // Large fetches make large inserts: ClickHouse wants thousands of rows at a time.
       maxBytesPerPartition: config.worker.fetchBytes,
       maxBytes: config.worker.fetchBytes * 4,

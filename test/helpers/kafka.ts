@@ -30,3 +30,25 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
   }
   return values
 }
+
+/** Waits until the group has committed every partition of the topic up to its end. */
+export async function waitForGroupCaughtUp(groupId: string, topic: string, timeoutMs = 120_000, brokers = kafkaBrokers()): Promise<void> {
+  const admin = testKafka(brokers).admin()
+  await admin.connect()
+  try {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const ends = await admin.fetchTopicOffsets(topic)
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const behind = ends.filter(({ partition, high }) => {
+        const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1'
+        return BigInt(offset) < BigInt(high)
+      })
+      if (behind.length === 0) return
+      if (Date.now() > deadline) throw new Error(`group ${groupId} did not catch up on ${topic} within ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  } finally {
+    await admin.disconnect()
+  }
+}
