@@ -39,6 +39,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_LOG_LEVEL: logLevel.default('info'),
   QALQAN_DATA_DIR: nonEmpty.default('data'),
   QALQAN_TOKENS_FILE: nonEmpty.optional(),
+  QALQAN_ASSETS_FILE: nonEmpty.optional(),
   QALQAN_KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
   QALQAN_KAFKA_CLIENT_ID: nonEmpty.default('qalqan'),
   QALQAN_KAFKA_TOPIC_EVENTS: topicName.default('qalqan.events.v1'),
@@ -85,6 +86,8 @@ export interface Config {
   readonly roles: readonly Role[]
   readonly logLevel: Settings['QALQAN_LOG_LEVEL']
   readonly tokensFile: string | undefined
+  /** The asset registry (CIDR -> organisation, sector, region) that places targets; optional. */
+  readonly assetsFile: string | undefined
   readonly kafka: {
     readonly brokers: readonly string[]
     readonly clientId: string
@@ -215,6 +218,7 @@ function toConfig(s: Settings): Config {
     roles: s.QALQAN_ROLE,
     logLevel: s.QALQAN_LOG_LEVEL,
     tokensFile: s.QALQAN_TOKENS_FILE === undefined ? undefined : resolve(s.QALQAN_TOKENS_FILE),
+    assetsFile: s.QALQAN_ASSETS_FILE === undefined ? undefined : resolve(s.QALQAN_ASSETS_FILE),
     kafka: {
       brokers: s.QALQAN_KAFKA_BROKERS,
       clientId: s.QALQAN_KAFKA_CLIENT_ID,

@@ -66,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading the registries')
+      running.reload()
+    })
   })
   logger.info('stopped')
   return 0

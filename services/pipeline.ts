@@ -5,13 +5,17 @@ import { createKafka, ensureTopics } from './adapters/kafka.js'
 import type { Config } from './config.js'
 import { buildQueryApi } from './query/api.js'
 import { ClickHouseSink } from './sinks/clickhouse.js'
+import { AssetRegistry } from './assets.js'
+import { countryDatabase, countryOf } from './geoip.js'
 import { createServer } from './http/server.js'
 import { Metrics } from './metrics.js'
+import { Reloadable } from './reloadable.js'
 import { applyRetention } from './retention.js'
 import { KafkaSink } from './sinks/kafka.js'
 import { buildCollector } from './sources/http.js'
 import { KafkaEventSource } from './sources/kafka.js'
 import { TokenRegistry } from './tokens.js'
+import { enrich } from './transforms/enrich.js'
 import { createBatchHandler } from './worker.js'
 
 export interface Running {
@@ -20,13 +24,15 @@ export interface Running {
   readonly queryUrl?: string
   /** The worker's /healthz and /metrics. */
   readonly workerUrl?: string
+  /** Reads the registries again (SIGHUP); a broken file keeps the previous registry. */
+  reload(): void
   /** Idempotent: finishes in-flight work, then releases every connection. */
   close(): Promise<void>
 }
 
 /**
  * Starts the roles that the configuration names, wired as the pipeline runs:
- *   collector: http -> decode -> validate -> normalize -> kafka
+ *   collector: http -> decode -> validate -> normalize -> enrich -> kafka
  *   worker:    kafka -> aggregate -> clickhouse
  *   query:     http -> clickhouse
  */
@@ -42,8 +48,22 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
     }
   }
 
+  const registries: Reloadable<unknown>[] = []
+  const reload = () => {
+    for (const registry of registries) registry.reload()
+  }
+  closers.push(async () => {
+    for (const registry of registries) registry.close()
+  })
+
   try {
-    const tokens = roles.has('collector') || roles.has('query') ? loadTokens(config) : undefined
+    let tokens: (() => TokenRegistry) | undefined
+    if (roles.has('collector') || roles.has('query')) {
+      if (config.tokensFile === undefined) throw new Error('QALQAN_TOKENS_FILE is not set')
+      const registry = new Reloadable({ path: config.tokensFile, load: TokenRegistry.fromFile, logger })
+      registries.push(registry)
+      tokens = () => registry.current()
+    }
     const kafka = roles.has('collector') || roles.has('worker') ? createKafka(config, logger) : undefined
     if (kafka !== undefined) {
       const admin = kafka.admin()
@@ -70,8 +90,14 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       const sink = new KafkaSink(kafka, config, metrics)
       await sink.start()
       closers.push(() => sink.close())
-      const readiness = () => [sink.problem()].filter((problem): problem is string => problem !== undefined)
-      const app = buildCollector(config, { logger, tokens, writer: sink, metrics, enrich: (event) => event, readiness })
+      const assets = config.assetsFile === undefined ? undefined : new Reloadable({ path: config.assetsFile, load: AssetRegistry.fromFile, logger })
+      if (assets !== undefined) registries.push(assets)
+      const geo = countryDatabase()
+      logger.info({ assets: config.assetsFile ?? null, countryDatabaseBuilt: geo.builtAt.toISOString() }, 'enrichment ready')
+      const lookups = { assets: (ip: string) => assets?.current().lookup(ip), country: countryOf }
+      const readiness = () =>
+        [sink.problem(), ...registries.map((registry) => registry.lastError())].filter((problem): problem is string => problem !== undefined)
+      const app = buildCollector(config, { logger, tokens, writer: sink, metrics, enrich: (event) => enrich(event, lookups), readiness })
       collectorUrl = await listen(app, config.collector, closers)
       logger.info({ url: collectorUrl }, 'collector listening')
     }
@@ -105,7 +131,7 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       logger.info({ url: queryUrl }, 'query API listening')
     }
 
-    return { ...(collectorUrl && { collectorUrl }), ...(queryUrl && { queryUrl }), ...(workerUrl && { workerUrl }), close }
+    return { ...(collectorUrl && { collectorUrl }), ...(queryUrl && { queryUrl }), ...(workerUrl && { workerUrl }), reload, close }
   } catch (err) {
     await close()
     throw err
@@ -117,12 +143,6 @@ function buildOpsServer(logger: Logger, role: string, metrics: Metrics) {
   const app = createServer(logger, role, { maxBodyBytes: 1024 })
   app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(metrics.render()))
   return app
-}
-
-function loadTokens(config: Config): () => TokenRegistry {
-  if (config.tokensFile === undefined) throw new Error('QALQAN_TOKENS_FILE is not set')
-  const registry = TokenRegistry.fromFile(config.tokensFile)
-  return () => registry
 }
 
 async function listen(app: FastifyInstance, at: { host: string; port: number }, closers: (() => Promise<unknown>)[]): Promise<string> {
