@@ -65,7 +65,8 @@ export const SETTINGS = z.strictObject({
   QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(30_000),
   QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
-  QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(31),
+  QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(366),
+  QALQAN_QUERY_CACHE_SECONDS: wholeNumber(0, 3600).default(5),
   QALQAN_WORKER_GROUP: nonEmpty.default('qalqan-worker'),
   QALQAN_WORKER_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_WORKER_PORT: wholeNumber(0, 65535).default(8082),
@@ -118,7 +119,7 @@ export interface Config {
     readonly sensorBurst: number
     readonly requestTimeoutMs: number
   }
-  readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number }
+  readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number; readonly cacheSeconds: number }
   readonly worker: {
     readonly groupId: string
     readonly host: string
@@ -248,7 +249,7 @@ function toConfig(s: Settings): Config {
       sensorBurst: s.QALQAN_COLLECTOR_SENSOR_BURST,
       requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
     },
-    query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS },
+    query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS, cacheSeconds: s.QALQAN_QUERY_CACHE_SECONDS },
     worker: {
       groupId: s.QALQAN_WORKER_GROUP,
       host: s.QALQAN_WORKER_HOST,

@@ -57,7 +57,7 @@ cat <<MSG
 
 Qalqan is running:
   collector  http://127.0.0.1:$QALQAN_COLLECTOR_PORT/v1/events     (sensor token, e.g. demo-sensor-token-astana-egov)
-  query API  http://127.0.0.1:$QALQAN_QUERY_PORT/v1/aggregates  (analyst token demo-analyst-token)
+  query API  http://127.0.0.1:$QALQAN_QUERY_PORT/docs          (analyst token demo-analyst-token)
   Kafka      127.0.0.1:$LOCAL_KAFKA_PORT
   log        $log
 MSG

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS attacks_1h
     category LowCardinality(String),
     severity UInt8,
     src_country LowCardinality(String),
+    org LowCardinality(String),
     events SimpleAggregateFunction(sum, UInt64),
     sources AggregateFunction(uniq, String),
     targets AggregateFunction(uniq, String),
@@ -16,18 +17,18 @@ CREATE TABLE IF NOT EXISTS attacks_1h
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYear(window_start)
-ORDER BY (window_start, sector, region, category, severity, src_country)
+ORDER BY (window_start, sector, region, category, severity, src_country, org)
 TTL window_start + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS attacks_1h_mv TO attacks_1h AS
 SELECT
     toStartOfHour(window_start) AS window_start,
-    sector, region, category, severity, src_country,
+    sector, region, category, severity, src_country, org,
     sum(events) AS events,
     uniqMergeState(sources) AS sources,
     uniqMergeState(targets) AS targets,
     min(first_seen) AS first_seen,
     max(last_seen) AS last_seen
 FROM attacks_1m
-GROUP BY window_start, sector, region, category, severity, src_country;
+GROUP BY window_start, sector, region, category, severity, src_country, org;

@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { z } from 'zod'
-import { REGION_CODES } from '../../schemas/regions.js'
-import { SECTORS } from '../../schemas/sectors.js'
+import type { z } from 'zod'
+import { REGIONS } from '../../schemas/regions.js'
 import type { ClickHouseClient } from '../adapters/clickhouse.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
@@ -10,6 +9,12 @@ import { requireRole } from '../http/auth.js'
 import { createServer } from '../http/server.js'
 import type { TokenRegistry } from '../tokens.js'
 import { describeIssues } from '../transforms/validate.js'
+import { AnswerCache } from './cache.js'
+import { toCsv } from './csv.js'
+import { checkedRange, clickhouseTime, whereClause, type Where } from './filters.js'
+import { openApiDocument, docsPage } from './openapi.js'
+import { QUERIES } from './params.js'
+import { autoStep, STEPS, tableForRange, type AggregateTable } from './tables.js'
 
 export interface QueryDeps {
   readonly logger: Logger
@@ -17,81 +22,189 @@ export interface QueryDeps {
   readonly clickhouse: ClickHouseClient
 }
 
-const MAX_ROWS = 100_000
+const MAX_SERIES_ROWS = 50_000
+const EVENT_COLUMNS = [
+  'event_id', 'occurred_at', 'received_at', 'sensor_id', 'sensor_type', 'category', 'severity', 'signature', 'signature_id', 'mitre_technique',
+  'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'src_country', 'src_scope', 'org', 'sector', 'region', 'count',
+] as const
 
-const AggregatesQuery = z.strictObject({
-  from: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time with an offset, such as 2025-03-01T00:00:00Z' }),
-  to: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time with an offset, such as 2025-03-01T06:00:00Z' }),
-  sector: z.enum(SECTORS).optional(),
-  region: z.enum(REGION_CODES).optional(),
-})
-
-export interface AggregateRow {
-  window_start: string
-  sector: string
-  region: string
-  events: number
-}
-
-/** The analysts' read-only API over the aggregates. Every value reaches ClickHouse as a bound parameter. */
+/** The analysts' read-only API. Every value reaches ClickHouse as a bound parameter; identifiers come from closed lists. */
 export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance {
   const app = createServer(deps.logger, 'query', { maxBodyBytes: 1024 * 1024 })
   const analyst = requireRole(deps.tokens, 'analyst')
+  const cache = new AnswerCache(config.query.cacheSeconds * 1000)
+  const { maxRangeDays } = config.query
 
-  app.get('/v1/aggregates', { preHandler: analyst }, async (request) => {
-    const parsed = AggregatesQuery.safeParse(request.query)
-    if (!parsed.success) throw new QalqanError('QLQ_ERR_INVALID_QUERY', describeIssues(parsed.error.issues))
-    const { from, to, sector, region } = parsed.data
-    const fromMs = Date.parse(from)
-    const toMs = Date.parse(to)
-    if (!(fromMs < toMs)) throw new QalqanError('QLQ_ERR_INVALID_QUERY', 'from must be before to')
-    if (toMs - fromMs > config.query.maxRangeDays * 86_400_000) {
-      throw new QalqanError('QLQ_ERR_INVALID_QUERY', `the range is longer than ${config.query.maxRangeDays} days (QALQAN_QUERY_MAX_RANGE_DAYS): narrow it`)
+  const read = async <T>(query: string, params: Record<string, unknown>): Promise<T[]> => {
+    try {
+      const result = await deps.clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })
+      return await result.json<T>()
+    } catch (err) {
+      throw new QalqanError('QLQ_ERR_CLICKHOUSE_UNAVAILABLE', undefined, { cause: err })
     }
-    const rows = await selectRows(deps.clickhouse, {
-      from: toClickHouseTime(fromMs),
-      to: toClickHouseTime(toMs),
-      sector: sector ?? '',
-      region: region ?? '',
+  }
+
+  /** Parses the query string, then answers from the cache or `answer`, as JSON or CSV. */
+  const route = <S extends z.ZodType<Record<string, unknown>>>(
+    path: string,
+    schema: S,
+    answer: (query: z.output<S>) => Promise<{ body: unknown; rows?: Record<string, unknown>[]; columns?: readonly string[] }>,
+  ) =>
+    app.get(path, { preHandler: analyst }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const parsed = schema.safeParse(request.query)
+      if (!parsed.success) throw new QalqanError('QLQ_ERR_INVALID_QUERY', describeIssues(parsed.error.issues))
+      const wantsCsv = parsed.data['format'] === 'csv' || (parsed.data['format'] === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
+      const key = `${path}?${JSON.stringify(Object.entries(parsed.data).sort(([a], [b]) => (a < b ? -1 : 1)))}`
+      const result = await cache.get(key, () => answer(parsed.data))
+      if (wantsCsv && result.rows !== undefined && result.columns !== undefined) return reply.type('text/csv; charset=utf-8').send(toCsv(result.rows, result.columns))
+      return result.body
     })
+
+  route('/v1/summary', QUERIES.summary, async (filters) => {
+    const range = checkedRange(filters, maxRangeDays)
+    const length = range.to.getTime() - range.from.getTime()
+    const table = tableForRange(length)
+    const previousRange = { from: new Date(range.from.getTime() - length), to: range.from }
+    const [current, previous] = await Promise.all([totals(table, whereClause(filters, 'window_start', range)), totals(table, whereClause(filters, 'window_start', previousRange))])
     return {
-      from: new Date(fromMs).toISOString(),
-      to: new Date(toMs).toISOString(),
-      truncated: rows.length > MAX_ROWS,
-      rows: rows.slice(0, MAX_ROWS),
+      body: {
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        table,
+        ...current,
+        previous: { from: previousRange.from.toISOString(), to: previousRange.to.toISOString(), events: previous.events, sources: previous.sources },
+        change: { events: percentChange(previous.events, current.events), sources: percentChange(previous.sources, current.sources) },
+      },
     }
   })
+
+  const totals = async (table: AggregateTable, where: Where) => {
+    const [row] = await read<{ events: string | number; sources: string | number; targets: string | number; first_seen: string; last_seen: string }>(
+      `SELECT sum(events) AS events, uniqMerge(sources) AS sources, uniqMerge(targets) AS targets, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+       FROM ${table} WHERE ${where.sql}`,
+      where.params,
+    )
+    const events = Number(row?.events ?? 0)
+    return {
+      events,
+      sources: Number(row?.sources ?? 0),
+      targets: Number(row?.targets ?? 0),
+      first_seen: events > 0 && row !== undefined ? isoTime(row.first_seen) : null,
+      last_seen: events > 0 && row !== undefined ? isoTime(row.last_seen) : null,
+    }
+  }
+
+  route('/v1/timeseries', QUERIES.timeseries, async (query) => {
+    const range = checkedRange(query, maxRangeDays)
+    const step = query.step === 'auto' ? autoStep(range.to.getTime() - range.from.getTime()) : query.step
+    const { seconds, table } = STEPS[step]
+    const dims = query.group_by ?? []
+    const where = whereClause(query, 'window_start', range)
+    const rows = await read<Record<string, string | number>>(
+      `SELECT toStartOfInterval(window_start, toIntervalSecond({step_seconds:UInt32})) AS t${dims.map((d) => `, ${d}`).join('')},
+              sum(events) AS events, uniqMerge(sources) AS sources
+       FROM ${table} WHERE ${where.sql}
+       GROUP BY t${dims.map((d) => `, ${d}`).join('')} ORDER BY t${dims.map((d) => `, ${d}`).join('')}
+       LIMIT ${MAX_SERIES_ROWS + 1}`,
+      { ...where.params, step_seconds: seconds },
+    )
+    const points = rows.slice(0, MAX_SERIES_ROWS).map((row) => ({
+      time: isoTime(String(row['t'])),
+      ...Object.fromEntries(dims.map((d) => [d, d === 'severity' ? Number(row[d]) : row[d]])),
+      events: Number(row['events']),
+      sources: Number(row['sources']),
+    }))
+    return {
+      body: { from: range.from.toISOString(), to: range.to.toISOString(), step, table, truncated: rows.length > MAX_SERIES_ROWS, points },
+      rows: points,
+      columns: ['time', ...dims, 'events', 'sources'],
+    }
+  })
+
+  route('/v1/top', QUERIES.top, async (query) => {
+    const range = checkedRange(query, maxRangeDays)
+    const fromRaw = query.by === 'signature'
+    const where = whereClause(query, fromRaw ? 'occurred_at' : 'window_start', range)
+    const table = tableForRange(range.to.getTime() - range.from.getTime())
+    // `by` is one of the closed list TOP_BY, checked by the schema above.
+    const sql = fromRaw
+      ? `SELECT signature AS key, sum(count) AS events, uniq(src_ip) AS sources FROM events_raw WHERE ${where.sql}
+         GROUP BY key ORDER BY events DESC, key LIMIT {n:UInt32}`
+      : `SELECT ${query.by} AS key, sum(events) AS events, uniqMerge(sources) AS sources FROM ${table} WHERE ${where.sql}
+         GROUP BY key ORDER BY events DESC, key LIMIT {n:UInt32}`
+    const rows = (await read<{ key: string | number; events: string | number; sources: string | number }>(sql, { ...where.params, n: query.n })).map((row) => ({
+      [query.by]: query.by === 'severity' ? Number(row.key) : row.key,
+      events: Number(row.events),
+      sources: Number(row.sources),
+    }))
+    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), by: query.by, table: fromRaw ? 'events_raw' : table, rows }, rows, columns: [query.by, 'events', 'sources'] }
+  })
+
+  route('/v1/matrix', QUERIES.matrix, async (query) => {
+    const range = checkedRange(query, maxRangeDays)
+    const table = tableForRange(range.to.getTime() - range.from.getTime())
+    const where = whereClause(query, 'window_start', range)
+    const rows = (
+      await read<{ sector: string; region: string; events: string | number; sources: string | number }>(
+        `SELECT sector, region, sum(events) AS events, uniqMerge(sources) AS sources FROM ${table} WHERE ${where.sql}
+         GROUP BY sector, region ORDER BY sector, region`,
+        where.params,
+      )
+    ).map((row) => ({
+      sector: row.sector,
+      region: row.region,
+      region_name: (REGIONS as Record<string, string>)[row.region] ?? row.region,
+      events: Number(row.events),
+      sources: Number(row.sources),
+    }))
+    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), table, cells: rows }, rows, columns: ['sector', 'region', 'region_name', 'events', 'sources'] }
+  })
+
+  route('/v1/events', QUERIES.events, async (query) => {
+    const range = checkedRange(query, maxRangeDays)
+    const where = whereClause(query, 'occurred_at', range)
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
+    const page = after === undefined ? '' : ` AND (occurred_at, event_id) < ({cursor_time:DateTime64(3, 'UTC')}, {cursor_id:UUID})`
+    const rows = await read<Record<string, unknown>>(
+      `SELECT event_id, occurred_at, received_at, sensor_id, sensor_type, category, severity, signature, signature_id,
+              mitre_technique, src_ip, src_port, dst_ip, dst_port, protocol, src_country, src_scope, org, sector, region, count
+       FROM events_raw WHERE ${where.sql}${page}
+       ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
+      { ...where.params, limit: query.limit + 1, ...(after && { cursor_time: clickhouseTime(after.time), cursor_id: after.id }) },
+    )
+    const events: Record<string, unknown>[] = rows
+      .slice(0, query.limit)
+      .map((row) => ({ ...row, occurred_at: isoTime(String(row['occurred_at'])), received_at: isoTime(String(row['received_at'])) }))
+    const last = events.at(-1)
+    const next = rows.length > query.limit && last !== undefined ? encodeCursor(new Date(String(last['occurred_at'])), String(last['event_id'])) : null
+    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), events, next_cursor: next }, rows: events, columns: EVENT_COLUMNS }
+  })
+
+  app.get('/openapi.json', async () => openApiDocument())
+  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage()))
 
   return app
 }
 
-async function selectRows(clickhouse: ClickHouseClient, params: Record<string, string>): Promise<AggregateRow[]> {
-  try {
-    const result = await clickhouse.query({
-      query: `
-        SELECT window_start, sector, region, sum(events) AS events
-        FROM attacks_1m
-        WHERE window_start >= {from:DateTime('UTC')} AND window_start < {to:DateTime('UTC')}
-          AND ({sector:String} = '' OR sector = {sector:String})
-          AND ({region:String} = '' OR region = {region:String})
-        GROUP BY window_start, sector, region
-        ORDER BY window_start, sector, region
-        LIMIT ${MAX_ROWS + 1}`,
-      query_params: params,
-      format: 'JSONEachRow',
-    })
-    const rows = await result.json<{ window_start: string; sector: string; region: string; events: string }>()
-    return rows.map((row) => ({
-      window_start: `${row.window_start.replace(' ', 'T')}Z`,
-      sector: row.sector,
-      region: row.region,
-      events: Number(row.events),
-    }))
-  } catch (err) {
-    throw new QalqanError('QLQ_ERR_CLICKHOUSE_UNAVAILABLE', undefined, { cause: err })
-  }
+function percentChange(before: number, after: number): number | null {
+  return before === 0 ? null : Math.round(((after - before) / before) * 1000) / 10
 }
 
-function toClickHouseTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
+/** `2025-03-01 03:15:00[.000]` as ClickHouse writes UTC times, in ISO 8601. */
+function isoTime(text: string): string {
+  return new Date(`${text.replace(' ', 'T')}Z`).toISOString()
+}
+
+function encodeCursor(time: Date, id: string): string {
+  return Buffer.from(JSON.stringify([time.getTime(), id])).toString('base64url')
+}
+
+function decodeCursor(cursor: string): { time: Date; id: string } {
+  try {
+    const [ms, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
+    if (typeof ms === 'number' && Number.isFinite(ms) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { time: new Date(ms), id }
+  } catch {
+    // falls through to the error below
+  }
+  throw new QalqanError('QLQ_ERR_INVALID_QUERY', 'cursor: must be the next_cursor of a previous answer')
 }

@@ -18,9 +18,9 @@ const SENSORS = {
 
 const CATEGORIES = ['scan', 'bruteforce', 'exploit', 'malware'] as const
 
-/** `2025-03-01 03:15:00` for any ISO time in that minute. */
+/** The start of the minute of an ISO time, in ISO. */
 function minuteOf(isoTime: string): string {
-  return new Date(Math.floor(Date.parse(isoTime) / 60_000) * 60_000).toISOString().slice(0, 19).replace('T', ' ')
+  return new Date(Math.floor(Date.parse(isoTime) / 60_000) * 60_000).toISOString()
 }
 
 t.test('events posted to the collector come back from the query API as exact per-minute counts', async (t) => {
@@ -53,20 +53,20 @@ t.test('events posted to the collector come back from the query API as exact per
       t.same(await res.json(), { accepted: 40, skipped: 0, rejected: [] })
       const { sector, region } = SENSORS[token]
       for (const event of events) {
-        const key = `${minuteOf(event.occurred_at).replace(' ', 'T')}Z|${sector}|${region}`
+        const key = `${minuteOf(event.occurred_at)}|${sector}|${region}`
         expected.set(key, (expected.get(key) ?? 0) + event.count)
       }
     }
   }
 
-  const url = `${queryUrl}/v1/aggregates?from=2025-03-01T00:00:00Z&to=2025-03-01T01:00:00Z`
+  const url = `${queryUrl}/v1/timeseries?from=2025-03-01T00:00:00Z&to=2025-03-01T01:00:00Z&step=1m&group_by=sector,region`
   const want = Object.fromEntries([...expected].sort())
   let got: Record<string, number> = {}
   for (let attempt = 0; attempt < 120; attempt++) {
     const res = await fetch(url, { headers: { authorization: `Bearer ${TOKENS.analyst}` } })
     t.equal(res.status, 200, 'query answers', { bail: true })
-    const body = (await res.json()) as { rows: { window_start: string; sector: string; region: string; events: number }[] }
-    got = Object.fromEntries(body.rows.map((r) => [`${r.window_start}|${r.sector}|${r.region}`, r.events]).sort())
+    const body = (await res.json()) as { points: { time: string; sector: string; region: string; events: number }[] }
+    got = Object.fromEntries(body.points.map((r) => [`${r.time}|${r.sector}|${r.region}`, r.events]).sort())
     if (JSON.stringify(got) === JSON.stringify(want)) break
     await sleep(500)
   }
