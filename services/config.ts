@@ -53,6 +53,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_CLICKHOUSE_URL: clickhouseUrl.optional(),
   QALQAN_CLICKHOUSE_USER: z.string().default('default'),
   QALQAN_CLICKHOUSE_PASSWORD: z.string().default(''),
+  QALQAN_CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be a cluster name from the server\'s remote_servers' }).optional(),
   QALQAN_CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a plain identifier' }).default('default'),
   QALQAN_COLLECTOR_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_COLLECTOR_PORT: wholeNumber(0, 65535).default(8080),
@@ -107,6 +108,8 @@ export interface Config {
     readonly user: string
     readonly password: string
     readonly database: string
+    /** A cluster name: the schema is made replicated and distributed across it. */
+    readonly cluster: string | undefined
   }
   readonly collector: {
     readonly host: string
@@ -237,6 +240,7 @@ function toConfig(s: Settings): Config {
       user: s.QALQAN_CLICKHOUSE_USER,
       password: s.QALQAN_CLICKHOUSE_PASSWORD,
       database: s.QALQAN_CLICKHOUSE_DATABASE,
+      cluster: s.QALQAN_CLICKHOUSE_CLUSTER,
     },
     collector: {
       host: s.QALQAN_COLLECTOR_HOST,

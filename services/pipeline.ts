@@ -80,8 +80,8 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       clickhouse = await createClickHouse(config)
       const ch = clickhouse
       closers.push(() => ch.close())
-      const statements = await migrate(clickhouse)
-      const retention = roles.has('worker') ? await applyRetention(clickhouse, config.retentionDays) : []
+      const statements = await migrate(clickhouse, config.clickhouse.cluster)
+      const retention = roles.has('worker') ? await applyRetention(clickhouse, config.retentionDays, config.clickhouse.cluster) : []
       logger.info({ clickhouse: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`, statements, retentionChanged: retention }, 'ClickHouse schema ready')
     }
 

@@ -13,14 +13,17 @@ const TTL_FROM = {
  * Sets each table's TTL to the configured days where it differs, and only there: a changed TTL
  * makes ClickHouse rewrite the table's parts. Returns the tables changed.
  */
-export async function applyRetention(client: ClickHouseClient, retentionDays: Config['retentionDays']): Promise<string[]> {
+export async function applyRetention(client: ClickHouseClient, retentionDays: Config['retentionDays'], cluster?: string): Promise<string[]> {
   const changed: string[] = []
   for (const [table, from] of Object.entries(TTL_FROM) as [keyof typeof TTL_FROM, string][]) {
     const days = retentionDays[table]
-    if ((await currentTtlDays(client, table)) === days) continue
+    // On a cluster the rows live in the replicated <table>_local on every node.
+    const target = cluster === undefined ? table : `${table}_local`
+    if ((await currentTtlDays(client, target)) === days) continue
     // Identifiers from the closed list above and a validated whole number: nothing from outside is spliced in.
-    await client.command({ query: `ALTER TABLE ${table} MODIFY TTL ${from} + INTERVAL ${Math.trunc(days)} DAY` })
-    changed.push(table)
+    const on = cluster === undefined ? '' : ` ON CLUSTER \`${cluster.replace(/`/g, '``')}\``
+    await client.command({ query: `ALTER TABLE ${target}${on} MODIFY TTL ${from} + INTERVAL ${Math.trunc(days)} DAY` })
+    changed.push(target)
   }
   return changed
 }

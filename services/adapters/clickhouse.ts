@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config.js'
 import { PROJECT_ROOT } from '../paths.js'
+import { clusterStatement } from './clickhouse-cluster.js'
 
 export type { ClickHouseClient }
 
@@ -43,13 +44,18 @@ export function splitStatements(sql: string): string[] {
     .filter(Boolean)
 }
 
-/** Applies every migration; each statement is idempotent (IF NOT EXISTS), so this runs at every start. */
-export async function migrate(client: ClickHouseClient, dir = MIGRATIONS_DIR): Promise<number> {
+/**
+ * Applies every migration; each statement is idempotent (IF NOT EXISTS), so this runs at every
+ * start. With a cluster name, in their cluster form: replicated local tables under Distributed ones.
+ */
+export async function migrate(client: ClickHouseClient, cluster?: string, dir = MIGRATIONS_DIR): Promise<number> {
   let applied = 0
   for (const { statements } of readMigrations(dir)) {
-    for (const query of statements) {
-      await client.command({ query })
-      applied++
+    for (const statement of statements) {
+      for (const query of cluster === undefined ? [statement] : clusterStatement(statement, cluster)) {
+        await client.command({ query })
+        applied++
+      }
     }
   }
   return applied

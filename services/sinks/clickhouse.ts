@@ -67,6 +67,8 @@ export class ClickHouseSink {
       clickhouse_settings: {
         insert_deduplication_token: `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`,
         deduplicate_blocks_in_dependent_materialized_views: 1,
+        // On a cluster the insert returns once the shards wrote it, and each shard deduplicates its part.
+        insert_distributed_sync: 1,
         date_time_input_format: 'best_effort',
         input_format_skip_unknown_fields: 1,
       },

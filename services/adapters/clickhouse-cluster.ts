@@ -1,0 +1,45 @@
+/**
+ * The schema's statements for a ClickHouse cluster: each table becomes `<name>_local`, replicated,
+ * on every node (`ON CLUSTER`), with a Distributed table of the original name over it; materialized
+ * views run on each node, from local table to local table. The single-server DDL in
+ * schemas/clickhouse/ stays the one source; this rewrites it.
+ */
+export function clusterStatement(statement: string, cluster: string): string[] {
+  const on = `ON CLUSTER ${quoteIdentifier(cluster)}`
+  const table = /^CREATE TABLE IF NOT EXISTS (\w+)\s*\(/.exec(statement)
+  if (table !== null) {
+    const name = table[1] as string
+    const local = `${name}_local`
+    const replicated = statement
+      .replace(/^CREATE TABLE IF NOT EXISTS \w+/, `CREATE TABLE IF NOT EXISTS ${local} ${on}`)
+      .replace(/ENGINE = (\w*)MergeTree(\(([^)]*)\))?/, (_match, kind: string, _args: string | undefined, args: string | undefined) => {
+        const path = `'/clickhouse/tables/{shard}/{database}/${local}', '{replica}'`
+        return `ENGINE = Replicated${kind}MergeTree(${path}${args ? `, ${args}` : ''})`
+      })
+      // Replicated tables deduplicate inserts by themselves; the window is for plain MergeTree.
+      .replace(/\s*SETTINGS non_replicated_deduplication_window = \d+/, '')
+    // events_raw is sharded by event id so that copies of an event meet on one shard; the
+    // aggregates by their key.
+    const shardKey = name === 'events_raw' ? 'cityHash64(event_id)' : 'rand()'
+    const distributed = `CREATE TABLE IF NOT EXISTS ${name} ${on} AS ${local} ENGINE = Distributed(${quoteString(cluster)}, currentDatabase(), ${local}, ${shardKey})`
+    return [replicated, distributed]
+  }
+  const view = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS/.exec(statement)
+  if (view !== null) {
+    const [, name, target] = view as unknown as [string, string, string]
+    return [
+      statement
+        .replace(/^CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO \w+ AS/, `CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} ${on} TO ${target}_local AS`)
+        .replace(/\bFROM (\w+)\b/, 'FROM $1_local'),
+    ]
+  }
+  throw new Error(`no cluster form for the statement: ${statement.slice(0, 80)}`)
+}
+
+function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``
+}
+
+function quoteString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
