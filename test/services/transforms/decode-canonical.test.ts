@@ -66,7 +66,7 @@ t.test('a JSON array is one event per element, in order', async (t) => {
   t.same(outcomes(records).slice(0, 2), [decodedEvent, { ...second, count: 1 }])
   t.match(outcomes(records).slice(2), [/^invalid: .*object/, /^invalid: .*object/], 'an element that is not an object is an invalid record')
   t.same(records.map((r) => r.raw()), [JSON.stringify(event), JSON.stringify(second), '7', '"text"'], "raw() is the element's JSON text")
-  t.same(decodeCanonical('[]', 'json', limits), [], 'an empty array is no events; the caller decides what that means')
+  t.throws(() => decodeCanonical('[]', 'json', limits), { code: 'QLQ_ERR_NO_EVENTS', message: /the array is empty/ }, 'an empty array is no events')
 })
 
 t.test('an invalid event is an invalid record naming the fields, not a bad body', async (t) => {
