@@ -228,3 +228,28 @@ t.test('line formats: unknown format and wrong type', async (t) => {
   const html = await app.inject({ method: 'POST', url: '/v1/events/cef', headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/html' }, payload: 'x' })
   t.equal(html.statusCode, 415)
 })
+
+t.test('a 10 MB line is refused naming the line limit', async (t) => {
+  const { app } = await collector(t, { QALQAN_COLLECTOR_MAX_BODY_BYTES: String(16 * 1024 * 1024) })
+  const line = JSON.stringify({ ...event, signature: 'x'.repeat(10 * 1024 * 1024) })
+  const res = await post(app, `${JSON.stringify(event)}\n${line}\n`, { 'content-type': 'application/x-ndjson' })
+  t.equal(res.statusCode, 413)
+  t.match(res.json(), { error: 'QLQ_ERR_LINE_TOO_LONG', message: /line 2 is longer than 1048576 characters \(QALQAN_COLLECTOR_MAX_LINE_LENGTH\)/ })
+})
+
+t.test('shutting down finishes the requests in flight: every 202 is in Kafka, later writes are refused', async (t) => {
+  const { app, config, sink } = await collector(t)
+  const requests = Array.from({ length: 20 }, (_, i) => post(app, JSON.stringify(Array.from({ length: 10 }, () => ({ ...event, signature: `shutdown ${i}` })))))
+  // Once writes wait for Kafka, shut down with them in flight.
+  while (sink.pending === 0) await new Promise((resolve) => setImmediate(resolve))
+  const closing = sink.close()
+  const answers = await Promise.all(requests)
+  await closing
+  const accepted = answers.filter((res) => res.statusCode === 202).length
+  t.ok(accepted > 0, `writes in flight at the shutdown were finished (${accepted} of 20)`)
+  t.ok(answers.every((res) => res.statusCode === 202 || res.statusCode === 503), 'each answered 202 or 503')
+  t.equal((await readTopic(config.kafka.topics.events, accepted * 10, 10_000)).length, accepted * 10, `the ${accepted} accepted requests' events are all in the topic`)
+  const late = await post(app, JSON.stringify(event))
+  t.equal(late.statusCode, 503)
+  t.match(late.json(), { error: 'QLQ_ERR_SHUTTING_DOWN' })
+})
