@@ -4,13 +4,13 @@ import { REGION_CODES } from '../../schemas/regions.js'
 import { SECTORS } from '../../schemas/sectors.js'
 import { QalqanError } from '../errors.js'
 
-const time = (example: string) =>
-  z.iso.datetime({ offset: true, error: `must be an ISO 8601 time with an offset, such as ${example}` }).meta({ example })
+const time = (example: string, description: string) =>
+  z.iso.datetime({ offset: true, error: `must be an ISO 8601 time with an offset, such as ${example}` }).meta({ example, description })
 
 /** The filters every analyst endpoint takes: a time range and, optionally, what to narrow it to. */
 export const Filters = z.strictObject({
-  from: time('2025-03-01T00:00:00Z'),
-  to: time('2025-03-02T00:00:00Z'),
+  from: time('2025-03-01T00:00:00Z', 'start of the range, included'),
+  to: time('2025-03-02T00:00:00Z', 'end of the range, excluded'),
   sector: z.enum(SECTORS).optional(),
   region: z.enum(REGION_CODES).optional().meta({ description: 'ISO 3166-2:KZ code', example: 'KZ-71' }),
   category: z.enum(CATEGORIES).optional(),
@@ -24,7 +24,7 @@ export const Filters = z.strictObject({
     .string()
     .regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code such as CN' })
     .optional()
-    .meta({ example: 'CN' }),
+    .meta({ description: "the attacker's country, ISO 3166-1 alpha-2", example: 'CN' }),
   org: z.string().min(1).max(256).optional().meta({ description: 'the target organisation, as registered' }),
 })
 

@@ -91,14 +91,18 @@ function errorResponse(description: string) {
 
 /** A page that shows the document to a person: each endpoint, its parameters and an example. */
 export function docsPage(): string {
-  const doc = openApiDocument() as { paths: Record<string, { get: { summary: string; description: string; parameters: { name: string; required: boolean; description?: string; schema: Record<string, unknown> }[] } }> }
+  const doc = openApiDocument() as {
+    paths: Record<string, { get: { summary: string; description: string; parameters: { name: string; required: boolean; description?: string; example?: unknown; schema: Record<string, unknown> }[] } }>
+  }
   const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
   const sections = Object.entries(doc.paths)
     .map(([path, { get }]) => {
       const rows = get.parameters
         .map((p) => {
-          const allowed = Array.isArray(p.schema['enum']) ? ` one of ${(p.schema['enum'] as unknown[]).join(', ')}` : ''
-          return `<tr><td><code>${escape(p.name)}</code>${p.required ? ' *' : ''}</td><td>${escape((p.description ?? '') + allowed)}</td></tr>`
+          const allowed = Array.isArray(p.schema['enum']) ? `one of ${(p.schema['enum'] as unknown[]).join(', ')}` : ''
+          const example = p.example === undefined ? '' : `e.g. ${String(p.example)}`
+          const meaning = [p.description, allowed, example].filter(Boolean).join('; ')
+          return `<tr><td><code>${escape(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${escape(meaning)}</td></tr>`
         })
         .join('')
       return `<section><h2>GET ${escape(path)}</h2><p>${escape(get.summary)}</p><pre>${escape(get.description)}</pre><table><tr><th>parameter</th><th>meaning</th></tr>${rows}</table></section>`

@@ -24,7 +24,7 @@ export const QUERIES = {
         return names as (typeof DIMENSIONS)[number][]
       })
       .optional()
-      .meta({ example: 'sector,region' }),
+      .meta({ description: `up to two of ${DIMENSIONS.join(', ')}, comma-separated`, example: 'sector,region' }),
     ...csvOption,
   }),
   top: Filters.extend({
