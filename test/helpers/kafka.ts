@@ -52,3 +52,37 @@ export async function waitForGroupCaughtUp(groupId: string, topic: string, timeo
     await admin.disconnect()
   }
 }
+
+/** Every message in a topic, read from the beginning to the end offsets it has when the call starts. */
+export async function readWholeTopic(topic: string, brokers = kafkaBrokers(), timeoutMs = 120_000): Promise<string[]> {
+  const kafka = testKafka(brokers)
+  const admin = kafka.admin()
+  await admin.connect()
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, BigInt(high)]))
+  await admin.disconnect()
+  const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([partition]) => partition))
+  const values: string[] = []
+  if (remaining.size === 0) return values
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${topic} was not read to its end within ${timeoutMs} ms`)), timeoutMs)
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (BigInt(message.offset) >= (ends.get(partition) ?? 0n)) return
+          values.push(message.value?.toString('utf8') ?? '')
+          if (BigInt(message.offset) + 1n >= (ends.get(partition) ?? 0n)) remaining.delete(partition)
+          if (remaining.size === 0) {
+            clearTimeout(timer)
+            resolve()
+          }
+        },
+      })
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+  return values
+}
