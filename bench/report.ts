@@ -73,12 +73,12 @@ function chart(r: Results): string {
   const batches = [1, 100, 500, 1000]
   const series = [
     { target: 'ceiling', label: 'ceiling: parse + validate only', color: '#7f7f7f', dash: '' },
-    { target: 'collector', label: 'collector end to end (202 after Kafka ack)', color: '#1f77b4', dash: '' },
-    { target: 'naive', label: 'naive baseline: one awaited send per event', color: '#ff7f0e', dash: '' },
+    { target: 'collector', label: 'collector, end to end (202 after ack)', color: '#1f77b4', dash: '' },
+    { target: 'naive', label: 'naive: one awaited send per event', color: '#ff7f0e', dash: '' },
   ]
   const values = r.http.map((f) => f.eventsPerSecond).filter((v) => v > 0)
-  const lines: { value: number; label: string; color: string }[] = [{ value: TARGETS.batchedEventsPerSecond, label: 'target for batches: 100,000 events/s', color: '#d62728' }]
-  if (r.producerPerf) lines.push({ value: r.producerPerf.recordsPerSecond, label: `Kafka ProducerPerformance, ${r.producerPerf.recordSize} B records: ${int(r.producerPerf.recordsPerSecond)}/s`, color: '#2ca02c' })
+  const lines: { value: number; label: string; color: string }[] = [{ value: TARGETS.batchedEventsPerSecond, label: 'target, batches: 100,000 events/s', color: '#d62728' }]
+  if (r.producerPerf) lines.push({ value: r.producerPerf.recordsPerSecond, label: `Kafka's own producer (${r.producerPerf.recordSize} B): ${int(r.producerPerf.recordsPerSecond)}/s`, color: '#2ca02c' })
   const all = [...values, ...lines.map((l) => l.value), TARGETS.singleEventsPerSecond]
   const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...all))))
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...all)))
@@ -126,7 +126,7 @@ function chart(r: Results): string {
   const legend = [
     ...series.map((s) => ({ color: s.color, label: s.label, dash: '' })),
     ...lines.map((l) => ({ color: l.color, label: l.label, dash: '6 4' })),
-    { color: '#d62728', label: 'target for single events: 20,000 events/s', dash: '2 3' },
+    { color: '#d62728', label: 'target, single events: 20,000/s', dash: '2 3' },
   ]
   legend.forEach((item, i) => {
     const lx = left + (i % 2) * (plotW / 2)
@@ -152,7 +152,34 @@ function profileSection(r: Results): string[] {
   return md
 }
 
+interface HistoryEntry {
+  startedAt: string
+  git: string
+  figures: Record<string, number>
+  /** Mean CPU of other work on the machine during the HTTP cases, percent of one core. */
+  othersMean?: number
+}
+
+/** Appends this run's headline figures to history.json (kept beside the report) and returns the last runs. */
+function updateHistory(dir: string, r: Results, previous?: Results): HistoryEntry[] {
+  const file = join(dir, 'history.json')
+  const entry = (run: Results): HistoryEntry => {
+    const others = run.http.map((f) => f.cpu.other).filter((v): v is number => v !== undefined)
+    return {
+      startedAt: run.startedAt,
+      git: run.git,
+      figures: Object.fromEntries(headline(run).flatMap(([key, value]) => (value === undefined ? [] : [[key, value] as const]))),
+      ...(others.length > 0 ? { othersMean: Math.round(others.reduce((a, b) => a + b, 0) / others.length) } : {}),
+    }
+  }
+  let history: HistoryEntry[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as HistoryEntry[]) : previous ? [entry(previous)] : []
+  history = [...history.filter((h) => h.startedAt !== r.startedAt), entry(r)].slice(-10)
+  writeFileSync(file, `${JSON.stringify(history, null, 1)}\n`)
+  return history
+}
+
 export function writeReport(dir: string, r: Results, previous?: Results): void {
+  const history = updateHistory(dir, r, previous)
   writeFileSync(join(dir, 'throughput.svg'), chart(r))
   const md: string[] = []
   md.push('# Qalqan benchmarks: results', '')
@@ -265,15 +292,16 @@ export function writeReport(dir: string, r: Results, previous?: Results): void {
   md.push(...profileSection(r))
 
   md.push('## Run to run', '')
-  if (previous !== undefined) {
-    md.push(`This run against the previous one (${previous.startedAt.replace('T', ' ').slice(0, 16)} UTC, code ${previous.git}); the difference is the noise of this shared machine plus any change of code between them.`, '')
-    md.push('| figure | this run | previous run | change |', '| --- | ---: | ---: | ---: |')
-    const before = new Map(headline(previous).map(([k, v]) => [k, v]))
+  if (history.length > 1) {
+    md.push(`This run against the ${history.length - 1} before it kept in [history.json](history.json) (the last 10 runs of the whole suite). The spread is the noise of this shared machine, plus any change of code between runs (the code of each run is in history.json); "others" is the mean CPU that other work on the machine took during the HTTP cases.`, '')
+    md.push(`| figure | this run | previous run | lowest | highest | runs |`, '| --- | ---: | ---: | ---: | ---: | ---: |')
+    const prev = history.at(-2)
     for (const [key, value] of headline(r)) {
-      const old = before.get(key)
-      const change = value !== undefined && old !== undefined && old !== 0 ? `${value >= old ? '+' : ''}${(((value - old) / old) * 100).toFixed(0)}%` : '–'
-      md.push(`| ${key} | ${int(value)} | ${int(old)} | ${change} |`)
+      const values = history.map((h) => h.figures[key]).filter((v): v is number => v !== undefined)
+      md.push(`| ${key} | ${int(value)} | ${int(prev?.figures[key])} | ${int(Math.min(...values))} | ${int(Math.max(...values))} | ${values.length} |`)
     }
+    md.push('', '| run | code | others (mean CPU of other work, % of one core) |', '| --- | --- | ---: |')
+    for (const h of history) md.push(`| ${h.startedAt.replace('T', ' ').slice(0, 16)} UTC | ${h.git} | ${h.othersMean ?? '–'}% |`)
     md.push('')
   } else md.push('No previous run to compare with: run the suite again to see the spread.', '')
 
