@@ -4,7 +4,8 @@
  * as it is, under its own heading, so a re-run never overwrites it.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { TARGETS } from './cases.js'
 import type { HttpFigure, Results } from './run.js'
 
@@ -319,4 +320,12 @@ export function writeReport(dir: string, r: Results, previous?: Results): void {
     md.push(text.replace(/^## /gm, '### ').trim(), '')
   } else md.push('FINDINGS.md is missing.', '')
   writeFileSync(join(dir, 'RESULTS.md'), `${md.join('\n')}\n`)
+}
+
+// `node dist/bench/report.js [dir]`: writes RESULTS.md and the chart again from dir/results.json
+// (default bench/), e.g. after FINDINGS.md changed; no benchmark runs.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const dir = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench'))
+  writeReport(dir, JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results)
+  process.stdout.write(`wrote ${join(dir, 'RESULTS.md')} from ${join(dir, 'results.json')}\n`)
 }
