@@ -423,7 +423,7 @@ runtime_env=(env -i "PATH=$PATH" "HOME=$work" NODE_ENV=production
 }
 schema_check=$(cd "$app" && "${runtime_env[@]}" node --input-type=module --eval "
   const { PROJECT_ROOT } = await import('./dist/services/paths.js')
-  const { readMigrations } = await import('./dist/services/adapters/clickhouse.js')
+  const { readMigrations } = await import('./dist/services/clickhouse/client.js')
   console.log(PROJECT_ROOT === process.cwd() ? readMigrations().length : 'PROJECT_ROOT=' + PROJECT_ROOT)
 " 2>&1) || die "the program cannot read its ClickHouse schema: $schema_check"
 [[ $schema_check =~ ^[1-9][0-9]*$ ]] || die "the program finds its folder elsewhere than $workdir: $schema_check"

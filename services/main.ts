@@ -5,7 +5,7 @@ import { QalqanError } from './errors.js'
 import { createLogger } from './logger.js'
 import { startRoles } from './pipeline.js'
 import { ROLES } from './roles.js'
-import { hashToken } from './tokens.js'
+import { hashToken } from './http/tokens.js'
 
 const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
        qalqan token        print a new random token and the SHA-256 to put in the token registry

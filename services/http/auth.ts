@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { QalqanError } from '../errors.js'
-import { schemeToken, type Analyst, type Sensor, type TokenRegistry } from '../tokens.js'
+import { schemeToken, type Analyst, type Sensor, type TokenRegistry } from './tokens.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -5,10 +5,10 @@ import { parse as parseYaml } from 'yaml'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import { REGIONS, type RegionCode } from '../../schemas/regions.js'
 import { SECTORS, type Sector } from '../../schemas/sectors.js'
-import { createClickHouse, migrate } from '../../services/adapters/clickhouse.js'
+import { createClickHouse, migrate } from '../../services/clickhouse/client.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
-import { applyRetention } from '../../services/retention.js'
-import { ClickHouseSink } from '../../services/sinks/clickhouse.js'
+import { applyRetention } from '../../services/clickhouse/retention.js'
+import { ClickHouseSink } from '../../services/clickhouse/ledger.js'
 import {
   expandQuery,
   macroCalls,

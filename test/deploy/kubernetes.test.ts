@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig } from '../../services/config.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
-import { TokenRegistry } from '../../services/tokens.js'
+import { TokenRegistry } from '../../services/http/tokens.js'
 
 // deploy/kubernetes/ checked without a cluster: every object against the Kubernetes API's schemas
 // (kubernetes-models' validators, generated from the API's OpenAPI), then what Qalqan needs of

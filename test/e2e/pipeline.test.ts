@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger } from '../../services/logger.js'
 import { startRoles } from '../../services/pipeline.js'
-import { hashToken } from '../../services/tokens.js'
+import { hashToken } from '../../services/http/tokens.js'
 import { readTopic } from '../helpers/kafka.js'
 import { testConfig, TOKENS, TOKENS_FILE } from '../helpers/stack.js'
 

@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from '../../services/adapters/clickhouse.js'
+import type { ClickHouseClient } from '../../services/clickhouse/client.js'
 import { sortKeys } from './events.js'
 
 export type AggregateTable = 'attacks_1m' | 'attacks_1h' | 'attacks_1d'

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { createKafka, ensureTopics } from '../../services/adapters/kafka.js'
+import { createKafka, ensureTopics } from '../../services/kafka/client.js'
 import type { Config } from '../../services/config.js'
 import { createLogger } from '../../services/logger.js'
 import { Metrics } from '../../services/metrics.js'
-import { KafkaSink } from '../../services/sinks/kafka.js'
-import { buildCollector } from '../../services/sources/http.js'
-import { TokenRegistry } from '../../services/tokens.js'
+import { KafkaSink } from '../../services/kafka/producer.js'
+import { buildCollector } from '../../services/collector/app.js'
+import { TokenRegistry } from '../../services/http/tokens.js'
 import { testConfig } from './stack.js'
 
 export interface TestCollector {

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { SensorEvent } from '../../schemas/event.js'
-import type { Decoder } from '../../services/transforms/decoded.js'
+import type { Decoder } from '../../services/collector/decode/decoded.js'
 
 /** Characters that break JSON records in interesting ways. */
 export const JSON_JUNK = ['"', '{', '}', '[', ']', ',', ':', '\\', '0', '-', 'e', ' ', 'null', '1e999', '"__proto__"', '\u0000', '😀']

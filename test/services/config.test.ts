@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ConfigError, loadConfig, type Config } from '../../services/config.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
-import { hashToken } from '../../services/tokens.js'
+import { hashToken } from '../../services/http/tokens.js'
 
 const REGISTRY = { QALQAN_TOKENS_FILE: 'test/fixtures/tokens.json' }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AssetRegistry } from '../../services/assets.js'
+import { AssetRegistry } from '../../services/collector/enrich/assets.js'
 import { QalqanError } from '../../services/errors.js'
 import { createLogger } from '../../services/logger.js'
 import { Reloadable } from '../../services/reloadable.js'

@@ -1,12 +1,12 @@
 import t from 'tap'
 import { validate as validateOpenApi } from '../../helpers/openapi.js'
 import type { CanonicalEvent } from '../../../schemas/event.js'
-import { createClickHouse, migrate } from '../../../services/adapters/clickhouse.js'
+import { createClickHouse, migrate } from '../../../services/clickhouse/client.js'
 import { createLogger } from '../../../services/logger.js'
 import { buildQueryApi } from '../../../services/query/api.js'
-import { applyRetention } from '../../../services/retention.js'
-import { ClickHouseSink, type OffsetEvent } from '../../../services/sinks/clickhouse.js'
-import { TokenRegistry } from '../../../services/tokens.js'
+import { applyRetention } from '../../../services/clickhouse/retention.js'
+import { ClickHouseSink, type OffsetEvent } from '../../../services/clickhouse/ledger.js'
+import { TokenRegistry } from '../../../services/http/tokens.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
 const config = testConfig({ QALQAN_QUERY_MAX_RANGE_DAYS: '7', QALQAN_QUERY_CACHE_SECONDS: '0' })

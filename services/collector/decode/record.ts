@@ -1,0 +1,73 @@
+import type { Decoded } from './decoded.js'
+import { exceedsDepth } from './json.js'
+import { validate } from '../validate.js'
+
+/** What the sensor-format decoders share: reading a record, its time, and the schema's last word. */
+
+export type JsonObject = Record<string, unknown>
+
+/** Deeper than any sensor record (EVE alerts nest http, tls, metadata a few levels); guards the parser's stack. */
+const MAX_DEPTH = 32
+
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?$/
+
+export function parseObject(record: string): { ok: true; value: JsonObject } | { ok: false; reason: string } {
+  if (exceedsDepth(record, MAX_DEPTH)) return { ok: false, reason: `nests objects and arrays deeper than ${MAX_DEPTH} levels` }
+  let value: unknown
+  try {
+    value = JSON.parse(record)
+  } catch (err) {
+    return { ok: false, reason: `not valid JSON: ${(err as Error).message}` }
+  }
+  return isObject(value) ? { ok: true, value } : { ok: false, reason: `not a JSON object but ${describe(value)}` }
+}
+
+/** ISO 8601 with an offset, `+0500` (as Suricata and Cowrie write it) rewritten as the schema's `+05:00`. */
+export function isoWithOffset(text: string): string | undefined {
+  const match = ISO_TIME.exec(text)
+  const [, local, offset] = match ?? []
+  if (local === undefined || offset === undefined) return undefined
+  return `${local}${offset.length === 5 ? `${offset.slice(0, 3)}:${offset.slice(3)}` : offset}`
+}
+
+/**
+ * A record's `timestamp`, with its offset. A time without one is refused rather than guessed: a
+ * sensor's local clock could be in any zone, and a wrong guess shifts events by hours unnoticed.
+ */
+export function eventTime(value: unknown): { ok: true; value: string } | { ok: false; reason: string } {
+  if (typeof value !== 'string' || !ISO_TIME.test(value)) return { ok: false, reason: `timestamp: expected an ISO 8601 time, got ${describe(value)}` }
+  const time = isoWithOffset(value)
+  return time === undefined ? { ok: false, reason: `timestamp: ${describe(value)} has no UTC offset, so its instant is unknown` } : { ok: true, value: time }
+}
+
+/**
+ * The schema is the last word: whatever the mapping let through that it refuses makes the record
+ * invalid. Absent fields are dropped first, so the event has no keys holding undefined.
+ */
+export function finish(fields: JsonObject): Decoded {
+  const result = validate(Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)))
+  return result.ok ? { kind: 'event', event: result.event } : invalid(result.reason)
+}
+
+export function invalid(reason: string): Decoded {
+  return { kind: 'invalid', reason }
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Cuts at `max` UTF-16 units without splitting a surrogate pair. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}
+
+/** A value for a reason: a string quoted and cut short, anything else by its kind, so hostile input stays small. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value)
+  if (value === undefined) return 'nothing'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' && value !== null ? 'an object' : String(value)
+}

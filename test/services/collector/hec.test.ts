@@ -1,0 +1,281 @@
+import t, { type Test } from 'tap'
+import { loadConfig, type Config } from '../../../services/config.js'
+import type { ErrorCode } from '../../../services/errors.js'
+import { QalqanError } from '../../../services/errors.js'
+import { decodeEnvelopes, splitObjects } from '../../../services/collector/hec.js'
+import type { DecodedRecord } from '../../../services/collector/decode/decoded.js'
+
+const config = loadConfig({ QALQAN_ROLE: 'worker' })
+const event = { occurred_at: '2025-03-01T08:15:30+05:00', category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' }
+const decodedEvent = { ...event, count: 1 }
+
+/** One Suricata EVE alert line, as Suricata writes it (offset without a colon, microseconds). */
+const eveAlert = {
+  timestamp: '2025-03-01T08:15:30.123456+0500',
+  flow_id: 1_234_567_890_123_456,
+  in_iface: 'eth0',
+  event_type: 'alert',
+  src_ip: '203.0.113.10',
+  src_port: 51_515,
+  dest_ip: '198.51.100.20',
+  dest_port: 22,
+  proto: 'TCP',
+  alert: { action: 'allowed', gid: 1, signature_id: 2_001_219, rev: 20, signature: 'ET SCAN Potential SSH Scan', category: 'Attempted Information Leak', severity: 2 },
+}
+const eveFlow = { timestamp: '2025-03-01T08:15:31.000000+0500', flow_id: 1, event_type: 'flow', src_ip: '203.0.113.10', dest_ip: '198.51.100.20', proto: 'TCP', flow: { pkts_toserver: 3 } }
+/** One Cowrie JSON log line. */
+const cowrieLogin = {
+  eventid: 'cowrie.login.failed',
+  username: 'root',
+  password: '123456',
+  message: 'login attempt [root/123456] failed',
+  sensor: 'honeypot-01',
+  timestamp: '2025-03-01T03:15:30.123456Z',
+  src_ip: '203.0.113.77',
+  session: 'a1b2c3d4e5f6',
+}
+/** One CEF line as a FortiGate-style appliance writes it. */
+const cefLine = 'CEF:0|Fortinet|FortiGate|7.2.5|0419016384|Port scan detected|7|src=203.0.113.10 spt=40000 dst=198.51.100.20 dpt=443 proto=TCP rt=1740798930000 cat=scan'
+
+const envelope = (fields: Record<string, unknown>) => JSON.stringify(fields)
+
+function decode(body: string, defaultSourcetype = '', at: Config = config) {
+  return decodeEnvelopes(body, at, defaultSourcetype)
+}
+
+function view(records: DecodedRecord[]) {
+  return records.map((r) => ({ index: r.index, kind: r.decoded.kind, raw: r.raw() }))
+}
+
+function refusal(t: Test, code: ErrorCode, body: string, at: Config = config): QalqanError | undefined {
+  try {
+    decodeEnvelopes(body, at, '')
+  } catch (err) {
+    t.type(err, QalqanError)
+    t.equal((err as QalqanError).code, code)
+    return err as QalqanError
+  }
+  t.fail(`the body was decoded instead of refused with ${code}`)
+  return undefined
+}
+
+/** The split as text per object, undefined for a piece that is not an object. */
+function pieces(body: string): (string | undefined)[] {
+  return splitObjects(body).map((piece) => (piece.object ? piece.text : undefined))
+}
+
+t.test('splitObjects: concatenated and newline-separated objects', async (t) => {
+  t.same(pieces('{"a":1}{"b":2}{"c":3}'), ['{"a":1}', '{"b":2}', '{"c":3}'])
+  t.same(pieces('{"a":1}\n{"b":2}\r\n{"c":3}\n'), ['{"a":1}', '{"b":2}', '{"c":3}'])
+  t.same(pieces(' \t\r\n{"a":1} \t {"b":2}\n\n\n'), ['{"a":1}', '{"b":2}'], 'JSON whitespace around and between')
+  t.same(pieces('{"a":{"b":[{"c":[1,{"d":{}}]}]}}{"e":[]}'), ['{"a":{"b":[{"c":[1,{"d":{}}]}]}}', '{"e":[]}'], 'nested objects and arrays')
+  t.same(pieces('{}{}'), ['{}', '{}'])
+  t.same(pieces(''), [])
+  t.same(pieces(' \r\n\t '), [])
+})
+
+t.test('splitObjects: braces inside strings and escapes', async (t) => {
+  t.same(pieces('{"a":"}{"}{"b":"{{{"}'), ['{"a":"}{"}', '{"b":"{{{"}'])
+  t.same(pieces('{"}":"]"}'), ['{"}":"]"}'], 'in a key too')
+  t.same(pieces(String.raw`{"a":"\"}"}{"b":1}`), [String.raw`{"a":"\"}"}`, '{"b":1}'], 'an escaped quote does not end the string')
+  t.same(pieces(String.raw`{"a":"\\"}{"b":1}`), [String.raw`{"a":"\\"}`, '{"b":1}'], 'an escaped backslash does not escape the quote')
+  t.same(pieces(String.raw`{"a":"\\\"}"}{"b":1}`), [String.raw`{"a":"\\\"}"}`, '{"b":1}'])
+  for (const slice of pieces(String.raw`{"a":"\"}"}{"b":"\\"}`)) t.doesNotThrow(() => JSON.parse(slice ?? ''), 'each slice parses')
+})
+
+t.test('splitObjects: a truncated last object is an undefined entry', async (t) => {
+  t.same(pieces('{"a":1}{"b":'), ['{"a":1}', undefined])
+  t.same(pieces('{"a":1}\n{"b":"}'), ['{"a":1}', undefined], 'cut inside a string that holds a brace')
+  t.same(pieces('{'), [undefined])
+  t.same(pieces('{"a":{"b":1}'), [undefined], 'one closer short')
+})
+
+t.test('splitObjects: text between objects is an undefined entry, and splitting stops there', async (t) => {
+  t.same(pieces('{"a":1} garbage {"b":2}'), ['{"a":1}', undefined])
+  t.same(pieces('{"a":1},{"b":2}'), ['{"a":1}', undefined], 'a comma')
+  t.same(pieces('[{"a":1}]'), [undefined], 'an array is not an envelope')
+  t.same(pieces('"event"'), [undefined])
+  t.same(pieces('{"a":1}}{"b":2}'), ['{"a":1}', undefined], 'a stray closer')
+  t.same(pieces('{"a":1}\u00a0{"b":2}'), ['{"a":1}', undefined], 'a no-break space is not JSON whitespace')
+})
+
+t.test('splitObjects is linear in the body', async (t) => {
+  const started = performance.now()
+  t.equal(pieces('{"event":{"a":"}"}}\n'.repeat(200_000)).length, 200_000)
+  t.same(pieces(`{"a":"${'{'.repeat(5_000_000)}`), [undefined], 'an unterminated object with a long string')
+  const elapsed = performance.now() - started
+  t.ok(elapsed < 3000, `took ${elapsed.toFixed(1)} ms`)
+})
+
+t.test('canonical events in envelopes are validated, one record per envelope', async (t) => {
+  const second = { ...event, severity: 4, count: 3 }
+  const body = `${envelope({ event })}${envelope({ event: second, host: 'ids-01', source: 'eve.json' })}\n${envelope({ event: { ...event, severity: 9 } })}`
+  const { records, firstProblem } = decode(body)
+  t.equal(firstProblem, undefined, 'an event the schema refuses is a rejected record, not an HEC format problem')
+  t.same(records.map((r) => r.index), [0, 1, 2])
+  t.same(records[0]?.decoded, { kind: 'event', event: decodedEvent })
+  t.same(records[1]?.decoded, { kind: 'event', event: second })
+  t.match(records[2]?.decoded, { kind: 'invalid', reason: /severity/ })
+  t.same(records.map((r) => r.raw()), [envelope({ event }), envelope({ event: second, host: 'ids-01', source: 'eve.json' }), envelope({ event: { ...event, severity: 9 } })], 'raw() is the envelope')
+})
+
+t.test('an envelope without an event is HEC code 12', async (t) => {
+  for (const body of [envelope({ time: 1_740_816_930 }), envelope({ event: null }), '{}']) {
+    const { records, firstProblem } = decode(`${envelope({ event })}\n${body}`)
+    t.same(firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 1 }, body)
+    t.same(records.map((r) => r.decoded.kind), ['event', 'invalid'])
+    t.match(records[1]?.decoded, { reason: /no "event"/ })
+  }
+})
+
+t.test('a blank event is HEC code 13', async (t) => {
+  for (const blank of ['', '   ', '\n\t']) {
+    const { records, firstProblem } = decode(envelope({ event: blank }))
+    t.same(firstProblem, { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': 0 }, JSON.stringify(blank))
+    t.match(records, [{ index: 0, decoded: { kind: 'invalid', reason: /blank/ } }])
+  }
+})
+
+t.test('an envelope that is not JSON, or not an object, is HEC code 6 with its number', async (t) => {
+  const cases: [string, RegExp][] = [
+    [`${envelope({ event })}{"event": }`, /not valid JSON/],
+    [`${envelope({ event })}{"event": {"a":1}`, /not a JSON object/],
+    [`${envelope({ event })} garbage`, /not a JSON object/],
+    [`${envelope({ event })}{"event": 1,}`, /not valid JSON/],
+  ]
+  for (const [body, reason] of cases) {
+    const { records, firstProblem } = decode(body)
+    t.same(firstProblem, { text: 'Invalid data format', code: 6, 'invalid-event-number': 1 }, body)
+    t.same(records.map((r) => r.decoded.kind), ['event', 'invalid'])
+    t.match(records[1]?.decoded, { reason })
+  }
+})
+
+t.test('firstProblem is the first of several; later envelopes are still decoded', async (t) => {
+  const body = [envelope({ event }), '{"time":1}', envelope({ event: ' ' }), envelope({ event })].join('\n')
+  const { records, firstProblem } = decode(body)
+  t.same(firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 1 })
+  t.same(records.map((r) => [r.index, r.decoded.kind]), [[0, 'event'], [1, 'invalid'], [2, 'invalid'], [3, 'event']])
+})
+
+t.test("a problem envelope's raw() is that envelope, not the start of the body", async (t) => {
+  // The rejected record goes to the rejected topic: an analyst must see the envelope that failed.
+  const body = [envelope({ event, host: 'first' }), '{"time":1}', envelope({ event: '' }), '{"event": }'].join('\n')
+  const { records } = decode(body)
+  t.same(view(records), [
+    { index: 0, kind: 'event', raw: envelope({ event, host: 'first' }) },
+    { index: 1, kind: 'invalid', raw: '{"time":1}' },
+    { index: 2, kind: 'invalid', raw: envelope({ event: '' }) },
+    { index: 3, kind: 'invalid', raw: '{"event": }' },
+  ])
+  const big = decode(`${envelope({ event: 'x'.repeat(100) }).repeat(1000)}{}`).records.at(-1)?.raw() ?? ''
+  t.ok(big.length <= 65_536, 'a raw text is never larger than 64 KiB')
+})
+
+t.test('envelope depth: an event may nest maxDepth levels inside its envelope', async (t) => {
+  const shallow = loadConfig({ QALQAN_ROLE: 'worker', QALQAN_COLLECTOR_MAX_DEPTH: '3' })
+  const atLimit = envelope({ event: { ...event, a: { b: { c: 1 } } } })
+  const over = envelope({ event: { ...event, a: { b: { c: [1] } } } })
+  const { records: ok, firstProblem: none } = decode(atLimit, '', shallow)
+  t.equal(none, undefined)
+  t.match(ok[0]?.decoded, { kind: 'invalid', reason: /unknown field\(s\) "a"/ }, 'depth 3 in the event (4 with its envelope) reaches the schema')
+  const { records, firstProblem } = decode(`${envelope({ event })}${over}`, '', shallow)
+  t.same(firstProblem, { text: 'Invalid data format', code: 6, 'invalid-event-number': 1 })
+  t.match(records[1]?.decoded, { kind: 'invalid', reason: /deeper than 3 levels/ })
+  const deep = `{"event":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
+  t.match(decode(deep).records[0]?.decoded, { kind: 'invalid', reason: /deeper than 32 levels/ }, 'a hostile depth does not reach the parser')
+  t.match(decode(envelope({ event: `{"a":${'['.repeat(40)}` })).records[0]?.decoded, { kind: 'invalid', reason: /deeper than 32/ }, 'nor inside a string event')
+})
+
+t.test('sourcetype picks the decoder: canonical when absent or unknown', async (t) => {
+  for (const sourcetype of [undefined, '', '_json', 'qalqan', 'access_combined', 5, null]) {
+    const { records } = decode(envelope({ event, sourcetype }))
+    t.same(records[0]?.decoded, { kind: 'event', event: decodedEvent }, `sourcetype ${JSON.stringify(sourcetype)}`)
+  }
+})
+
+t.test('sourcetype suricata (any spelling Splunk uses) decodes EVE records', async (t) => {
+  for (const sourcetype of ['suricata', 'suricata:eve', 'Suricata', 'SURICATA:EVE', 'suricata:alert']) {
+    const { records } = decode(envelope({ event: eveAlert, sourcetype }))
+    t.match(records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.10', dst_ip: '198.51.100.20', signature: 'ET SCAN Potential SSH Scan', category: 'scan' } }, sourcetype)
+    t.match(records[0]?.decoded, { event: { occurred_at: '2025-03-01T08:15:30.123456+05:00' } })
+  }
+  const asText = decode(envelope({ event: JSON.stringify(eveAlert), sourcetype: 'suricata' }))
+  t.match(asText.records[0]?.decoded, { kind: 'event', event: { signature: 'ET SCAN Potential SSH Scan' } }, 'an EVE line as a string event')
+  t.match(decode(envelope({ event: eveFlow, sourcetype: 'suricata:eve' })).records[0]?.decoded, { kind: 'skipped' }, 'a flow record is not an attack')
+  t.match(decode(envelope({ event: eveAlert })).records[0]?.decoded, { kind: 'invalid', reason: /unknown field/ }, 'without the sourcetype it is not a canonical event')
+  t.equal(decode(envelope({ event: eveAlert, time: 1 }), 'suricata').records[0]?.decoded.kind, 'event', "the request's default sourcetype")
+  t.match(decode(envelope({ event, sourcetype: 'suricata' }), 'suricata').records[0]?.decoded, { kind: 'invalid' }, "the envelope's sourcetype wins over the default")
+  t.same(decode(envelope({ event, sourcetype: '_json' }), 'suricata').records[0]?.decoded, { kind: 'event', event: decodedEvent }, 'an unknown envelope sourcetype is canonical, whatever the default')
+})
+
+t.test('sourcetype cowrie and cef pick their decoders', async (t) => {
+  for (const sourcetype of ['cowrie', 'cowrie:json']) {
+    t.match(decode(envelope({ event: cowrieLogin, sourcetype })).records[0]?.decoded, { kind: 'event', event: { category: 'bruteforce', src_ip: '203.0.113.77' } }, sourcetype)
+  }
+  t.match(decode(envelope({ event: JSON.stringify(cowrieLogin), sourcetype: 'cowrie' })).records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.77' } })
+  for (const sourcetype of ['cef', 'CEF', 'fortigate:cef']) {
+    t.match(decode(envelope({ event: cefLine, sourcetype })).records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.10', dst_port: 443, signature: 'Port scan detected' } }, sourcetype)
+  }
+  t.match(decode(envelope({ event: cefLine })).records[0]?.decoded, { kind: 'invalid', reason: /not valid JSON/ }, 'a CEF line as canonical is not JSON')
+})
+
+t.test("HEC's time (epoch seconds) fills a canonical event's missing occurred_at", async (t) => {
+  const { occurred_at: _omitted, ...timeless } = event
+  const decoded = (time: unknown) => decode(envelope({ event: timeless, time })).records[0]?.decoded
+  t.match(decoded(1_740_798_930), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.000Z' } })
+  t.match(decoded(1_740_798_930.5), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.500Z' } }, 'fractional seconds')
+  t.match(decoded(1_740_798_930.123), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.123Z' } }, 'milliseconds')
+  t.match(decoded(0), { kind: 'event', event: { occurred_at: '1970-01-01T00:00:00.000Z' } })
+  t.match(decoded(undefined), { kind: 'invalid', reason: /occurred_at/ }, 'no time, no occurred_at')
+  t.match(decoded(1e300), { kind: 'invalid', reason: /occurred_at/ }, 'a time past the end of dates')
+  t.match(decoded(true), { kind: 'invalid', reason: /occurred_at/ })
+  const kept = decode(envelope({ event, time: 1 })).records[0]?.decoded
+  t.same(kept, { kind: 'event', event: decodedEvent }, "the event's own occurred_at wins over time")
+  t.same(timeless, { category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' }, 'the parsed event is not changed in place')
+})
+
+t.test('a string event holding canonical JSON is decoded like an object', async (t) => {
+  t.same(decode(envelope({ event: JSON.stringify(event) })).records[0]?.decoded, { kind: 'event', event: decodedEvent })
+  t.match(decode(envelope({ event: 'Mar  1 08:15:30 sshd[1]: Failed password for root' })).records[0]?.decoded, { kind: 'invalid', reason: /^not valid JSON/ })
+  t.match(decode(envelope({ event: 42 })).records[0]?.decoded, { kind: 'invalid' }, 'a number is not an event')
+  t.match(decode(envelope({ event: [event] })).records[0]?.decoded, { kind: 'invalid' }, 'nor is an array of them')
+})
+
+t.test("HEC's time fills occurred_at of a canonical event sent as JSON text too", async (t) => {
+  // Forwarders with a text encoding (Vector's `encoding.codec = "text"`) send the event as a string.
+  const { occurred_at: _omitted, ...timeless } = event
+  const decoded = decode(envelope({ event: JSON.stringify(timeless), time: 1_740_798_930.5 })).records[0]?.decoded
+  t.match(decoded, { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.500Z' } })
+})
+
+t.test('no envelopes is QLQ_ERR_NO_EVENTS; more than maxEvents is QLQ_ERR_TOO_MANY_EVENTS', async (t) => {
+  for (const body of ['', '  \r\n\t']) refusal(t, 'QLQ_ERR_NO_EVENTS', body)
+  const three = loadConfig({ QALQAN_ROLE: 'worker', QALQAN_COLLECTOR_MAX_EVENTS: '3' })
+  t.equal(decode(envelope({ event }).repeat(3), '', three).records.length, 3, 'exactly maxEvents')
+  const err = refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `${envelope({ event })}\n`.repeat(4), three)
+  t.match(err?.message, 'the limit of 3')
+  t.equal(err?.status, 413)
+  refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', '{}'.repeat(100_000), three)
+})
+
+t.test('__proto__ keys are plain keys: no prototype is read or polluted', async (t) => {
+  const inherited = decode(`{"__proto__": {"event": ${JSON.stringify(event)}, "sourcetype": "suricata"}}`)
+  t.same(inherited.firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 0 }, 'an event under __proto__ is not the envelope\'s event')
+
+  const sourcetype = decode(`{"__proto__": {"sourcetype": "suricata"}, "event": ${JSON.stringify(event)}}`)
+  t.same(sourcetype.records[0]?.decoded, { kind: 'event', event: decodedEvent }, 'nor is a sourcetype under __proto__')
+
+  const { occurred_at: _omitted, ...timeless } = event
+  const time = decode(`{"__proto__": {"time": 1740798930}, "event": ${JSON.stringify(timeless)}}`)
+  t.match(time.records[0]?.decoded, { kind: 'invalid', reason: /occurred_at/ }, 'nor is a time under __proto__')
+
+  for (const body of [
+    `{"event": {"__proto__": {"severity": 1}, ${JSON.stringify(event).slice(1)}}`,
+    `{"time": 1740798930, "event": {"__proto__": {"x": 1}, ${JSON.stringify(timeless).slice(1)}}}`,
+  ]) {
+    t.match(decode(body).records[0]?.decoded, { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ }, 'a __proto__ key in the event is an unknown field')
+  }
+  t.equal(({} as Record<string, unknown>)['severity'], undefined, 'Object.prototype is untouched')
+  t.equal(({} as Record<string, unknown>)['event'], undefined)
+})

@@ -1,0 +1,155 @@
+import t, { type Test } from 'tap'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { QalqanError } from '../../../services/errors.js'
+import { bearerToken, hashToken, TokenRegistry } from '../../../services/http/tokens.js'
+import { TOKENS, TOKENS_FILE } from '../../helpers/stack.js'
+
+const fixture = JSON.parse(readFileSync(TOKENS_FILE, 'utf8')) as {
+  sensors: Record<string, string>[]
+  analysts: Record<string, string>[]
+}
+const [astana, almaty] = fixture.sensors as [Record<string, string>, Record<string, string>, Record<string, string>]
+
+function registryFile(t: Test, content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qalqan-tokens-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'tokens.json')
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content))
+  return path
+}
+
+/** The message of the QLQ_ERR_TOKENS_INVALID error that loading this file must throw. */
+function rejection(t: Test, path: string): string {
+  try {
+    TokenRegistry.fromFile(path)
+  } catch (err) {
+    t.type(err, QalqanError)
+    t.equal((err as QalqanError).code, 'QLQ_ERR_TOKENS_INVALID')
+    t.equal((err as QalqanError).retryable, false)
+    return (err as Error).message
+  }
+  t.fail('the registry was accepted')
+  return ''
+}
+
+t.test('hashToken is the hex SHA-256 of the UTF-8 token', async (t) => {
+  t.equal(hashToken('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  t.equal(hashToken('токен'), createHash('sha256').update(Buffer.from('токен', 'utf8')).digest('hex'))
+})
+
+t.test('the fixture registry authenticates each sensor and the analyst', async (t) => {
+  const registry = TokenRegistry.fromFile(TOKENS_FILE)
+  const expected = {
+    [TOKENS.astana]: { id: 'test-ids-astana', type: 'ids', sector: 'government', region: 'KZ-71', org: 'Test E-Gov Astana' },
+    [TOKENS.almaty]: { id: 'test-hp-almaty', type: 'honeypot', sector: 'finance', region: 'KZ-75', org: 'Test Bank Almaty' },
+    [TOKENS.atyrau]: { id: 'test-fw-atyrau', type: 'firewall', sector: 'energy', region: 'KZ-23', org: 'Test Refinery Atyrau' },
+  }
+  for (const [token, sensor] of Object.entries(expected)) {
+    const principal = registry.authenticate(token)
+    t.equal(principal?.role, 'sensor', token)
+    t.match(principal?.role === 'sensor' ? principal.sensor : undefined, sensor, token)
+  }
+  const analyst = registry.authenticate(TOKENS.analyst)
+  t.equal(analyst?.role, 'analyst')
+  t.equal(analyst?.role === 'analyst' ? analyst.analyst.id : undefined, 'test-analyst')
+})
+
+t.test('an unknown token authenticates no one', async (t) => {
+  const registry = TokenRegistry.fromFile(TOKENS_FILE)
+  for (const token of ['', 'test-sensor', `${TOKENS.astana} `, TOKENS.astana.toUpperCase(), astana['token_sha256'] ?? '']) {
+    t.equal(registry.authenticate(token), undefined, JSON.stringify(token))
+  }
+})
+
+t.test('an empty registry is valid and admits no one', async (t) => {
+  const registry = TokenRegistry.fromFile(registryFile(t, {}))
+  t.equal(registry.authenticate(TOKENS.astana), undefined)
+})
+
+t.test('an unreadable registry names the file', async (t) => {
+  const notJson = registryFile(t, '{"sensors": [')
+  t.match(rejection(t, notJson), `cannot read the token registry ${notJson} as JSON`)
+  const missing = join(tmpdir(), 'qalqan-no-such-dir', 'tokens.json')
+  t.match(rejection(t, missing), `cannot read the token registry ${missing} as JSON`)
+})
+
+t.test('an invalid registry names the file and the path of each problem', async (t) => {
+  const cases: [string, unknown, string][] = [
+    ['unknown top-level key', { ...fixture, admins: [] }, '(top): Unrecognized key: "admins"'],
+    ['unknown sensor key', { sensors: [{ ...astana, sector_override: 'finance' }] }, 'sensors.0: Unrecognized key: "sector_override"'],
+    ['short hash', { sensors: [astana, { ...almaty, token_sha256: 'abc123' }] }, 'sensors.1.token_sha256: must be the SHA-256 of the token'],
+    ['uppercase hash', { sensors: [{ ...astana, token_sha256: astana['token_sha256']?.toUpperCase() }] }, 'sensors.0.token_sha256: must be the SHA-256'],
+    ['token instead of hash', { analysts: [{ id: 'a', token_sha256: TOKENS.analyst }] }, 'analysts.0.token_sha256: must be the SHA-256'],
+    ['legacy region code', { sensors: [{ ...astana, region: 'KZ-AST' }] }, 'sensors.0.region: '],
+    ['unknown sector', { sensors: [{ ...astana, sector: 'banking' }] }, 'sensors.0.sector: '],
+    ['unknown sensor type', { sensors: [{ ...astana, type: 'antivirus' }] }, 'sensors.0.type: '],
+    ['missing org', { sensors: [{ ...astana, org: undefined }] }, 'sensors.0.org: '],
+    ['an array', [astana], '(top): '],
+  ]
+  for (const [name, content, expected] of cases) {
+    t.test(name, async (t) => {
+      const path = registryFile(t, content)
+      const message = rejection(t, path)
+      t.match(message, `the token registry ${path} is invalid: `)
+      t.match(message, expected)
+    })
+  }
+})
+
+t.test('every problem of a registry is reported at once', async (t) => {
+  const message = rejection(t, registryFile(t, { sensors: [{ ...astana, region: 'KZ-AST' }, { ...almaty, token_sha256: 'x' }] }))
+  t.match(message, /sensors\.0\.region: .*; sensors\.1\.token_sha256: /)
+})
+
+t.test('two entries with one token are rejected, naming the file and both entries', async (t) => {
+  const sensors = registryFile(t, { sensors: [astana, { ...almaty, token_sha256: astana['token_sha256'] }] })
+  const sensorsMessage = rejection(t, sensors)
+  t.match(sensorsMessage, 'share one token')
+  t.match(sensorsMessage, sensors)
+  t.match(sensorsMessage, /test-ids-astana[^]*test-hp-almaty/)
+
+  const acrossRoles = registryFile(t, { sensors: [astana], analysts: [{ id: 'test-analyst', token_sha256: astana['token_sha256'] }] })
+  const acrossMessage = rejection(t, acrossRoles)
+  t.match(acrossMessage, 'share one token')
+  t.match(acrossMessage, acrossRoles)
+  t.match(acrossMessage, /test-ids-astana[^]*test-analyst/)
+})
+
+t.test('bearerToken reads Authorization: Bearer <token>', async (t) => {
+  const cases: [string | undefined, string | undefined][] = [
+    ['Bearer abc.DEF-123_~', 'abc.DEF-123_~'],
+    ['bearer abc', 'abc'],
+    ['BEARER abc', 'abc'],
+    ['Bearer    abc   ', 'abc'],
+    ['Bearer\tabc\t', 'abc'],
+    [`Bearer ${'x'.repeat(512)}`, 'x'.repeat(512)],
+    [undefined, undefined],
+    ['', undefined],
+    ['Bearer', undefined],
+    ['Bearer ', undefined],
+    ['Bearer    ', undefined],
+    ['Bearerabc', undefined],
+    [' Bearer abc', undefined],
+    ['Splunk x', undefined],
+    ['Basic dXNlcjpwYXNz', undefined],
+    ['Bearer abc def', undefined],
+    [`Bearer ${'x'.repeat(513)}`, undefined],
+    ['Bearer abc\u0000', undefined],
+    ['Bearer a\u0001b', undefined],
+    ['Bearer a\u007fb', undefined],
+    ['Bearer abc\r\n', undefined],
+    ['Bearer abc\nBearer def', undefined],
+    ['Bearer tökén', undefined],
+  ]
+  for (const [header, token] of cases) t.equal(bearerToken(header), token, JSON.stringify(header)?.slice(0, 60) ?? 'no header')
+})
+
+t.test('bearerToken answers a long hostile header quickly', async (t) => {
+  const start = process.hrtime.bigint()
+  t.equal(bearerToken(`Bearer${' '.repeat(100_000)}\u0001`), undefined)
+  t.equal(bearerToken(`Bearer ${'x'.repeat(100_000)}`), undefined)
+  t.ok(process.hrtime.bigint() - start < 200_000_000n, 'under 200 ms')
+})
