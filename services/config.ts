@@ -2,7 +2,25 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { QalqanError } from './errors.js'
-import { parseRoles, type Role } from './roles.js'
+
+/** The roles one process can run; `all` is every one of them. */
+export const ROLE_NAMES = ['collector', 'worker', 'query'] as const
+
+export type Role = (typeof ROLE_NAMES)[number]
+
+/** Parses `all` or a comma-separated list of role names; throws with the allowed names. */
+export function parseRoles(value: string): Role[] {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+  if (names.length === 1 && names[0] === 'all') return [...ROLE_NAMES]
+  const unknown = names.filter((name) => !(ROLE_NAMES as readonly string[]).includes(name))
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`unknown role "${unknown.join(',') || value}": allowed are all, ${ROLE_NAMES.join(', ')} (comma-separated)`)
+  }
+  return [...new Set(names as Role[])]
+}
 
 const wholeNumber = (min: number, max: number) =>
   z

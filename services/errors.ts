@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+
 /**
  * Every error that Qalqan answers or exits with, by code. docs/errors.md documents each one; a test
  * keeps the two in step.
@@ -54,4 +56,15 @@ export class QalqanError extends Error {
 /** The JSON body of an error answer: the code, what was wrong, and whether retrying can help. */
 export function errorBody(err: QalqanError): { error: ErrorCode; message: string; retryable: boolean } {
   return { error: err.code, message: err.message, retryable: err.retryable }
+}
+
+/** `field.path: message; ...`, at most a handful, so a hostile event cannot make the answer huge. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], max = 5): string {
+  const parts = issues.slice(0, max).map((issue) => {
+    const path = issue.path.map(String).join('.')
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}` : issue.message
+    return path === '' ? message : `${path}: ${message}`
+  })
+  if (issues.length > max) parts.push(`and ${issues.length - max} more`)
+  return parts.join('; ')
 }

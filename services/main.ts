@@ -3,15 +3,14 @@ import { randomBytes } from 'node:crypto'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { QalqanError } from './errors.js'
 import { createLogger } from './logger.js'
-import { startRoles } from './pipeline.js'
-import { ROLES } from './roles.js'
 import { hashToken } from './http/tokens.js'
+import { ROLES, startRoles } from './roles.js'
 
 const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
        qalqan token        print a new random token and the SHA-256 to put in the token registry
 
 Roles:
-${Object.entries(ROLES).map(([name, what]) => `  ${name.padEnd(10)} ${what}`).join('\n')}
+${Object.entries(ROLES).map(([name, role]) => `  ${name.padEnd(10)} ${role.description}`).join('\n')}
 
 Settings come from QALQAN_* environment variables and the optional JSON file named by
 QALQAN_CONFIG_FILE; README.md lists them all.`

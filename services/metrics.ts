@@ -1,91 +1,135 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
 /**
- * A small Prometheus registry: counters, gauges and histograms with bounded label sets, rendered in
- * the text exposition format. Every stage counts the same four things: received, sent, errors (by
- * a bounded error type) and discarded.
+ * Every metric Qalqan exposes, declared once: name, help text and labels. Every stage counts the
+ * same four things (received, sent, errors by a bounded error type, discarded); stage labels are
+ * the steps' names: http, decode, kafka, store.
  */
-type Labels = Record<string, string>
+const CATALOGUE = {
+  received: { type: 'counter', name: 'qalqan_events_received_total', help: 'Events a stage took in.', labels: ['stage'] },
+  sent: { type: 'counter', name: 'qalqan_events_sent_total', help: 'Events a stage passed on.', labels: ['stage'] },
+  discarded: {
+    type: 'counter',
+    name: 'qalqan_events_discarded_total',
+    help: 'Events a stage did not pass on, on purpose or not.',
+    labels: ['stage', 'reason'],
+  },
+  errors: {
+    type: 'counter',
+    name: 'qalqan_errors_total',
+    help: 'Errors by stage and a bounded error type.',
+    labels: ['stage', 'error_type'],
+  },
+  httpRequests: { type: 'counter', name: 'qalqan_http_requests_total', help: 'Ingest requests by route.', labels: ['route'] },
+  sensorLastSeen: {
+    type: 'gauge',
+    name: 'qalqan_sensor_last_seen_seconds',
+    help: 'When each sensor last sent events (Unix time).',
+    labels: ['sensor'],
+  },
+  kafkaPending: { type: 'gauge', name: 'qalqan_kafka_pending_events', help: 'Events and rejections waiting for Kafka.', labels: [] },
+  kafkaProduce: { type: 'histogram', name: 'qalqan_kafka_produce_seconds', help: 'Time from a send to its acknowledgement.', labels: [] },
+  clickhouseInsert: { type: 'histogram', name: 'qalqan_clickhouse_insert_seconds', help: 'Time of one insert into ClickHouse.', labels: [] },
+  clickhouseRows: { type: 'counter', name: 'qalqan_clickhouse_rows_total', help: 'Rows inserted into events_raw.', labels: [] },
+  workerRetries: {
+    type: 'counter',
+    name: 'qalqan_worker_retries_total',
+    help: 'Retries of a failed write, by what was written.',
+    labels: ['what'],
+  },
+  workerLag: {
+    type: 'gauge',
+    name: 'qalqan_worker_lag_events',
+    help: 'Events in a partition not yet written, as of the last batch.',
+    labels: ['topic', 'partition'],
+  },
+} as const
 
-interface Family {
-  help: string
-  type: 'counter' | 'gauge' | 'histogram'
-  series: Map<string, { labels: Labels; value: number; buckets?: number[]; sum?: number }>
-}
+export const METRIC_NAMES = Object.values(CATALOGUE).map((metric) => metric.name)
 
-const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-const MAX_SERIES_PER_FAMILY = 10_000
+/** Stages whose four counters are kept; the steps' names. */
+export type Stage = 'http' | 'decode' | 'kafka' | 'store'
 
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** A label that outside input could multiply (a sensor id) never grows memory without bound. */
+const MAX_SENSORS = 10_000
+
+type Catalogue = typeof CATALOGUE
+type Instrument<K extends keyof Catalogue> = Catalogue[K]['type'] extends 'counter'
+  ? Counter<string>
+  : Catalogue[K]['type'] extends 'gauge'
+    ? Gauge<string>
+    : Histogram<string>
+
+/** One registry per process of roles: the catalogue's metrics and Node.js's runtime metrics. */
 export class Metrics {
-  private readonly families = new Map<string, Family>()
+  readonly registry = new Registry()
+  private readonly instruments: { [K in keyof Catalogue]: Instrument<K> }
+  private readonly sensors = new Set<string>()
 
-  inc(name: string, help: string, labels: Labels, by = 1): void {
-    const series = this.series(name, help, 'counter', labels)
-    if (series !== undefined) series.value += by
-  }
-
-  set(name: string, help: string, labels: Labels, value: number): void {
-    const series = this.series(name, help, 'gauge', labels)
-    if (series !== undefined) series.value = value
-  }
-
-  observe(name: string, help: string, labels: Labels, seconds: number): void {
-    const series = this.series(name, help, 'histogram', labels)
-    if (series === undefined) return
-    series.buckets ??= DEFAULT_BUCKETS.map(() => 0)
-    for (let i = 0; i < DEFAULT_BUCKETS.length; i++) if (seconds <= (DEFAULT_BUCKETS[i] ?? 0)) series.buckets[i] = (series.buckets[i] ?? 0) + 1
-    series.sum = (series.sum ?? 0) + seconds
-    series.value++
+  constructor() {
+    const registers = [this.registry]
+    const make = (spec: Catalogue[keyof Catalogue]) => {
+      const options = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers }
+      if (spec.type === 'counter') return new Counter(options)
+      if (spec.type === 'gauge') return new Gauge(options)
+      return new Histogram({ ...options, buckets: BUCKETS })
+    }
+    this.instruments = Object.fromEntries(Object.entries(CATALOGUE).map(([key, spec]) => [key, make(spec)])) as never
+    collectDefaultMetrics({ register: this.registry })
   }
 
   /** The four stage counters, summed by the caller and emitted once per unit of work. */
-  stage(stage: string, counts: { received?: number; sent?: number; discarded?: number; discardReason?: string }): void {
-    if (counts.received) this.inc('qalqan_events_received_total', 'Events a stage took in.', { stage }, counts.received)
-    if (counts.sent) this.inc('qalqan_events_sent_total', 'Events a stage passed on.', { stage }, counts.sent)
-    if (counts.discarded) {
-      this.inc('qalqan_events_discarded_total', 'Events a stage did not pass on, on purpose or not.', { stage, reason: counts.discardReason ?? 'unknown' }, counts.discarded)
-    }
+  stage(stage: Stage, counts: { received?: number; sent?: number; discarded?: number; discardReason?: string }): void {
+    if (counts.received) this.instruments.received.inc({ stage }, counts.received)
+    if (counts.sent) this.instruments.sent.inc({ stage }, counts.sent)
+    if (counts.discarded) this.instruments.discarded.inc({ stage, reason: counts.discardReason ?? 'unknown' }, counts.discarded)
   }
 
-  error(stage: string, errorType: string, by = 1): void {
-    this.inc('qalqan_errors_total', 'Errors by stage and a bounded error type.', { stage, error_type: errorType }, by)
+  error(stage: Stage, errorType: string, by = 1): void {
+    this.instruments.errors.inc({ stage, error_type: errorType }, by)
   }
 
-  render(): string {
-    const lines: string[] = []
-    for (const [name, family] of this.families) {
-      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`)
-      for (const { labels, value, buckets, sum } of family.series.values()) {
-        if (family.type !== 'histogram') {
-          lines.push(`${name}${formatLabels(labels)} ${value}`)
-          continue
-        }
-        DEFAULT_BUCKETS.forEach((le, i) => lines.push(`${name}_bucket${formatLabels({ ...labels, le: String(le) })} ${buckets?.[i] ?? 0}`))
-        lines.push(`${name}_bucket${formatLabels({ ...labels, le: '+Inf' })} ${value}`)
-        lines.push(`${name}_sum${formatLabels(labels)} ${sum ?? 0}`, `${name}_count${formatLabels(labels)} ${value}`)
-      }
-    }
-    return `${lines.join('\n')}\n`
+  httpRequest(route: string): void {
+    this.instruments.httpRequests.inc({ route })
   }
 
-  private series(name: string, help: string, type: Family['type'], labels: Labels) {
-    let family = this.families.get(name)
-    if (family === undefined) {
-      family = { help, type, series: new Map() }
-      this.families.set(name, family)
+  sensorSeen(sensorId: string, at: Date): void {
+    if (!this.sensors.has(sensorId)) {
+      if (this.sensors.size >= MAX_SENSORS) return
+      this.sensors.add(sensorId)
     }
-    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    let series = family.series.get(key)
-    if (series === undefined) {
-      // A label that outside input could multiply must never grow memory without bound.
-      if (family.series.size >= MAX_SERIES_PER_FAMILY) return undefined
-      series = { labels, value: 0 }
-      family.series.set(key, series)
-    }
-    return series
+    this.instruments.sensorLastSeen.set({ sensor: sensorId }, Math.floor(at.getTime() / 1000))
   }
-}
 
-function formatLabels(labels: Labels): string {
-  const entries = Object.entries(labels)
-  if (entries.length === 0) return ''
-  return `{${entries.map(([key, value]) => `${key}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`
+  kafkaPending(events: number): void {
+    this.instruments.kafkaPending.set(events)
+  }
+
+  kafkaProduced(seconds: number): void {
+    this.instruments.kafkaProduce.observe(seconds)
+  }
+
+  clickhouseInserted(rows: number, seconds: number): void {
+    this.instruments.clickhouseInsert.observe(seconds)
+    this.instruments.clickhouseRows.inc(rows)
+  }
+
+  workerRetry(what: string): void {
+    this.instruments.workerRetries.inc({ what })
+  }
+
+  workerLag(topic: string, partition: number, events: number): void {
+    this.instruments.workerLag.set({ topic, partition: String(partition) }, events)
+  }
+
+  /** The Prometheus text exposition. */
+  render(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
 }

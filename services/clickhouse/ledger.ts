@@ -1,33 +1,15 @@
-import type { CanonicalEvent } from '../../schemas/event.js'
-import type { ClickHouseClient } from './client.js'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Ledger, OffsetRange } from './index.js'
 
-/** A Kafka partition's offset range: the unit that the worker writes and commits. */
-export interface OffsetRange {
-  topic: string
-  partition: number
-  firstOffset: string
-  lastOffset: string
-}
-
-export interface OffsetEvent {
-  offset: string
-  event: CanonicalEvent
-}
-
-/**
- * Writes accepted events to events_raw, whose materialized views keep the minute, hour and day
- * aggregates; and keeps the batch ledger. Each insert carries a deduplication token naming its
- * offset range, so a replay of the range is dropped by ClickHouse, in the views too.
- */
-export class ClickHouseSink {
+/** The worker's batch ledger in worker_batches, and the event ids recalled from events_raw. */
+export class ClickHouseLedger implements Ledger {
   constructor(private readonly client: ClickHouseClient) {}
 
-  /** The last offset of the batch that was planned to start at this offset, if one was. */
-  async plannedLastOffset(range: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined> {
+  async plannedLastOffset(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined> {
     const result = await this.client.query({
       query: `SELECT toString(max(last_offset)) AS last_offset, count() AS n FROM worker_batches
               WHERE topic = {topic:String} AND partition = {partition:UInt32} AND first_offset = {first:UInt64}`,
-      query_params: { topic: range.topic, partition: range.partition, first: range.firstOffset },
+      query_params: { topic: start.topic, partition: start.partition, first: start.firstOffset },
       format: 'JSONEachRow',
     })
     // 64-bit counts come back as strings from a server and as numbers from the embedded engine.
@@ -35,7 +17,7 @@ export class ClickHouseSink {
     return row !== undefined && Number(row.n) > 0 ? row.last_offset : undefined
   }
 
-  async planBatch(range: OffsetRange): Promise<void> {
+  async plan(range: OffsetRange): Promise<void> {
     await this.client.insert({
       table: 'worker_batches',
       values: [{ topic: range.topic, partition: range.partition, first_offset: range.firstOffset, last_offset: range.lastOffset }],
@@ -43,7 +25,6 @@ export class ClickHouseSink {
     })
   }
 
-  /** The event ids written from the `count` offsets before `beforeOffset`, oldest first. */
   async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<string[]> {
     const before = BigInt(beforeOffset)
     const from = before > BigInt(count) ? before - BigInt(count) : 0n
@@ -56,22 +37,5 @@ export class ClickHouseSink {
       format: 'JSONEachRow',
     })
     return (await result.json<{ id: string }>()).map((row) => row.id)
-  }
-
-  async writeEvents(events: readonly OffsetEvent[], range: OffsetRange): Promise<void> {
-    if (events.length === 0) return
-    await this.client.insert({
-      table: 'events_raw',
-      values: events.map(({ offset, event }) => ({ ...event, kafka_topic: range.topic, kafka_partition: range.partition, kafka_offset: offset })),
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        insert_deduplication_token: `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        // On a cluster the insert returns once the shards wrote it, and each shard deduplicates its part.
-        insert_distributed_sync: 1,
-        date_time_input_format: 'best_effort',
-        input_format_skip_unknown_fields: 1,
-      },
-    })
   }
 }

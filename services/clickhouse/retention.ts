@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from './client.js'
+import type { ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../config.js'
 
 /** The time each table's TTL counts from, as its DDL in schemas/clickhouse/ writes it. */

@@ -3,14 +3,15 @@ import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { errorBody, QalqanError } from '../errors.js'
-import { requireRole } from '../http/auth.js'
-import { createServer } from '../http/server.js'
-import { ingest, type EventWriter, type IngestDeps, type IngestResult } from './ingest.js'
+import { requireRole, sensorOf } from '../http/auth.js'
+import { createServer, serveMetrics } from '../http/server.js'
+import { ingest, type IngestDeps, type IngestResult } from './ingest.js'
 import type { Metrics } from '../metrics.js'
 import { RateLimiter } from './rate-limit.js'
-import type { Sensor, TokenRegistry } from '../http/tokens.js'
+import type { TokenRegistry } from '../http/tokens.js'
+import type { EventSender } from '../kafka/index.js'
 import { decodeCanonical, type BodyFormat } from './decode/canonical.js'
-import { isLineFormat, LINE_DECODERS } from './decode/formats.js'
+import { FORMAT_NAMES, FORMATS, isLineFormat } from './decode/formats.js'
 import { splitLines } from './framing.js'
 import { registerHec } from './hec.js'
 import { bodyText } from './body.js'
@@ -18,7 +19,7 @@ import { bodyText } from './body.js'
 export interface CollectorDeps {
   readonly logger: Logger
   readonly tokens: () => TokenRegistry
-  readonly writer: EventWriter
+  readonly kafka: EventSender
   readonly metrics: Metrics
   readonly enrich: (event: CanonicalEvent) => CanonicalEvent
   /** Problems that make this collector unfit for traffic (Kafka unreachable, a registry not loaded); empty when ready. */
@@ -34,13 +35,13 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
   const ingestDeps: IngestDeps = {
-    writer: deps.writer,
+    kafka: deps.kafka,
     metrics: deps.metrics,
     rateLimiter: new RateLimiter(config.collector.sensorRate, config.collector.sensorBurst),
     enrich: deps.enrich,
   }
   const readText = (request: FastifyRequest) => {
-    deps.metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: request.routeOptions.url ?? 'unknown' })
+    deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown')
     return bodyText(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), request.headers['content-encoding'], config.collector.maxBodyBytes)
   }
   const sensorOnly = requireRole(deps.tokens, 'sensor')
@@ -54,7 +55,8 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
   app.post<{ Params: { format: string } }>('/v1/events/:format', { preHandler: sensorOnly }, async (request, reply) => {
     const { format } = request.params
     if (!isLineFormat(format)) {
-      throw new QalqanError('QLQ_ERR_NOT_FOUND', `no format ${JSON.stringify(format.slice(0, 40))}: use /v1/events (canonical), /v1/events/suricata, /v1/events/cowrie or /v1/events/cef`)
+      const routes = ['/v1/events (canonical)', ...FORMAT_NAMES.map((name) => `/v1/events/${name}`)].join(', ')
+      throw new QalqanError('QLQ_ERR_NOT_FOUND', `no format ${JSON.stringify(format.slice(0, 40))}: use one of ${routes}`)
     }
     const type = mediaType(request.headers['content-type'])
     if (type !== '' && !LINE_TYPES.includes(type)) {
@@ -62,8 +64,8 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     }
     const lines = splitLines(await readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
-    const decode = LINE_DECODERS[format]
-    const records = lines.map((line, index) => ({ index, decoded: decode(line), raw: () => line }))
+    const decode = FORMATS[format]
+    const records = lines.map((line, index) => ({ index, decoded: decode(line, config.collector), raw: () => line }))
     return answer(reply, await ingest(records, sensorOf(request), format, ingestDeps))
   })
 
@@ -73,7 +75,7 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     const problems = deps.readiness()
     return reply.code(problems.length === 0 ? 200 : 503).send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
   })
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(deps.metrics.render()))
+  serveMetrics(app, deps.metrics)
 
   return app
 }
@@ -83,11 +85,6 @@ function answer(reply: FastifyReply, result: IngestResult) {
     return reply.code(400).send({ ...errorBody(new QalqanError('QLQ_ERR_INVALID_EVENTS')), ...result })
   }
   return reply.code(202).send(result)
-}
-
-export function sensorOf(request: FastifyRequest): Sensor {
-  if (request.sensor === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
-  return request.sensor
 }
 
 function mediaType(header: string | undefined): string {

@@ -29,3 +29,45 @@ export function splitLines(body: string, limits: LineLimits): string[] {
 export function tooManyEvents(limit: number): QalqanError {
   return new QalqanError('QLQ_ERR_TOO_MANY_EVENTS', `the request holds more events than the limit of ${limit} per request (QALQAN_COLLECTOR_MAX_EVENTS): split it`)
 }
+
+/**
+ * The top-level JSON objects of a body, in order; a piece that is not an object (`object: false`)
+ * holds the rest of the body, which cannot be split reliably after it.
+ */
+export function splitObjects(body: string): { text: string; object: boolean }[] {
+  const objects: { text: string; object: boolean }[] = []
+  let i = 0
+  while (i < body.length) {
+    const c = body.charCodeAt(i)
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      i++
+      continue
+    }
+    const end = c === 0x7b ? objectEnd(body, i) : -1
+    if (end === -1) {
+      objects.push({ text: body.slice(i), object: false })
+      return objects
+    }
+    objects.push({ text: body.slice(i, end + 1), object: true })
+    i = end + 1
+  }
+  return objects
+}
+
+function objectEnd(text: string, start: number): number {
+  let depth = 0
+  let inString = false
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) depth++
+    else if (c === 0x7d || c === 0x5d) {
+      depth--
+      if (depth === 0) return i
+    }
+  }
+  return -1
+}

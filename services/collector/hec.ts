@@ -1,17 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import { QalqanError, type ErrorCode } from '../errors.js'
-import { requireRole } from '../http/auth.js'
+import { requireRole, sensorOf } from '../http/auth.js'
 import { toQalqanError } from '../http/errors.js'
 import { ingest, type IngestDeps } from './ingest.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import { decodeCanonicalLine } from './decode/canonical.js'
-import type { Decoded, DecodedRecord } from './decode/decoded.js'
-import { LINE_DECODERS, type LineFormat } from './decode/formats.js'
-import { exceedsDepth } from './decode/json.js'
-import { splitLines, tooManyEvents } from './framing.js'
+import type { Decoded, DecodedRecord, DecodeLimits } from './decode/decoded.js'
+import { FORMATS, formatOfSourcetype, type LineFormat } from './decode/formats.js'
+import { parseJson, tooDeep } from './decode/json.js'
+import { splitLines, splitObjects, tooManyEvents } from './framing.js'
 import { validate } from './validate.js'
-import { sensorOf } from './app.js'
 
 export interface HecDeps {
   readonly config: Config
@@ -33,12 +32,6 @@ const HEC_CODES: Partial<Record<ErrorCode, { code: number; text: string }>> = {
   QLQ_ERR_INTERNAL: { code: 8, text: 'Internal server error' },
 }
 
-const SOURCETYPES: [pattern: RegExp, format: LineFormat][] = [
-  [/suricata/i, 'suricata'],
-  [/cowrie/i, 'cowrie'],
-  [/cef/i, 'cef'],
-]
-
 /**
  * A Splunk HTTP Event Collector compatible surface, so that forwarders that speak HEC (Vector,
  * Fluent Bit, Logstash, ...) send to Qalqan unchanged. The envelope's sourcetype picks the decoder.
@@ -49,7 +42,7 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
   const options = { preHandler: requireRole(deps.tokens, 'sensor', ['Splunk', 'Bearer']), errorHandler }
 
   const events = async (request: FastifyRequest, reply: FastifyReply) => {
-    const { records, firstProblem } = decodeEnvelopes(await deps.readText(request), config, sourcetypeOf(request))
+    const { records, firstProblem } = decodeEnvelopes(await deps.readText(request), config.collector, sourcetypeOf(request))
     const result = await ingest(records, sensorOf(request), 'hec', deps.ingest)
     if (firstProblem !== undefined) return reply.code(400).send({ ...firstProblem, ...result })
     if (result.rejected.length > 0) {
@@ -60,10 +53,10 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
   for (const url of ['/services/collector', '/services/collector/event', '/services/collector/event/1.0']) app.post(url, options, events)
 
   const raw = async (request: FastifyRequest, reply: FastifyReply) => {
-    const format = formatOf(sourcetypeOf(request))
+    const format = formatOfSourcetype(sourcetypeOf(request))
     const lines = splitLines(await deps.readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
-    const records = lines.map((line, index) => ({ index, decoded: decodeRecord(line, format, config.collector.maxDepth), raw: () => line }))
+    const records = lines.map((line, index) => ({ index, decoded: decodeRecord(line, format, config.collector), raw: () => line }))
     const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest)
     if (result.rejected.length > 0) {
       return reply.code(400).send({ text: 'Invalid data format', code: 6, 'invalid-event-number': result.rejected[0]?.index, ...result })
@@ -92,12 +85,8 @@ function sourcetypeOf(request: FastifyRequest): string {
   return typeof query['sourcetype'] === 'string' ? query['sourcetype'] : ''
 }
 
-function formatOf(sourcetype: string): LineFormat | 'canonical' {
-  return SOURCETYPES.find(([pattern]) => pattern.test(sourcetype))?.[1] ?? 'canonical'
-}
-
-function decodeRecord(record: string, format: LineFormat | 'canonical', maxDepth: number): Decoded {
-  return format === 'canonical' ? decodeCanonicalLine(record, maxDepth) : LINE_DECODERS[format](record)
+function decodeRecord(record: string, format: LineFormat | 'canonical', limits: DecodeLimits): Decoded {
+  return format === 'canonical' ? decodeCanonicalLine(record, limits) : FORMATS[format](record, limits)
 }
 
 interface Envelopes {
@@ -107,8 +96,8 @@ interface Envelopes {
 }
 
 /** Splits concatenated (or newline-separated) JSON envelopes and decodes each one's `event`. */
-export function decodeEnvelopes(body: string, config: Config, defaultSourcetype: string): Envelopes {
-  const { maxEvents, maxDepth } = config.collector
+export function decodeEnvelopes(body: string, limits: DecodeLimits & { maxEvents: number }, defaultSourcetype: string): Envelopes {
+  const { maxEvents, maxDepth } = limits
   const records: DecodedRecord[] = []
   let firstProblem: Envelopes['firstProblem']
   const problem = (index: number, code: number, text: string, reason: string, raw: string) => {
@@ -121,19 +110,17 @@ export function decodeEnvelopes(body: string, config: Config, defaultSourcetype:
   slices.forEach(({ text: slice, object }, index) => {
     const invalid = (code: number, text: string, reason: string) => problem(index, code, text, reason, slice)
     if (!object) return invalid(6, 'Invalid data format', 'not a JSON object: HEC events are JSON objects, one after another')
-    if (exceedsDepth(slice, maxDepth + 1)) return invalid(6, 'Invalid data format', `nests deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
-    let envelope: unknown
-    try {
-      envelope = JSON.parse(slice)
-    } catch (err) {
-      return invalid(6, 'Invalid data format', `not valid JSON: ${(err as Error).message}`)
-    }
+    // The envelope is one level above its event.
+    const json = parseJson(slice, maxDepth + 1)
+    if (!json.ok) return invalid(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(maxDepth) : json.reason)
+    const envelope = json.value
     if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) return invalid(6, 'Invalid data format', 'not a JSON object')
     const { event, sourcetype, time } = envelope as Record<string, unknown>
     if (event === undefined || event === null) return invalid(12, 'Event field is required', 'the envelope has no "event"')
     if (typeof event === 'string' && event.trim() === '') return invalid(13, 'Event field cannot be blank', 'the envelope\'s "event" is blank')
-    const format = formatOf(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
-    const decoded = format === 'canonical' ? canonicalFromEnvelope(event, time, maxDepth) : LINE_DECODERS[format](typeof event === 'string' ? event : JSON.stringify(event))
+    const format = formatOfSourcetype(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
+    const decoded =
+      format === 'canonical' ? canonicalFromEnvelope(event, time, limits) : FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), limits)
     records.push({ index, decoded, raw: () => slice })
   })
   return { records, firstProblem }
@@ -143,15 +130,12 @@ export function decodeEnvelopes(body: string, config: Config, defaultSourcetype:
  * A canonical event as an envelope's `event` (an object, or its JSON as text); HEC's `time`
  * (epoch seconds) stands in for a missing occurred_at.
  */
-function canonicalFromEnvelope(event: unknown, time: unknown, maxDepth: number): Decoded {
+function canonicalFromEnvelope(event: unknown, time: unknown, limits: DecodeLimits): Decoded {
   let value = event
   if (typeof event === 'string') {
-    if (exceedsDepth(event, maxDepth)) return { kind: 'invalid', reason: `nests deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)` }
-    try {
-      value = JSON.parse(event)
-    } catch (err) {
-      return { kind: 'invalid', reason: `not valid JSON: ${(err as Error).message}` }
-    }
+    const json = parseJson(event, limits.maxDepth)
+    if (!json.ok) return { kind: 'invalid', reason: json.reason }
+    value = json.value
   }
   const needsTime = value !== null && typeof value === 'object' && !Array.isArray(value) && !('occurred_at' in value)
   const withTime = needsTime && typeof time === 'number' && Number.isFinite(time) ? { ...(value as object), occurred_at: epochToIso(time) } : value
@@ -162,46 +146,4 @@ function canonicalFromEnvelope(event: unknown, time: unknown, maxDepth: number):
 function epochToIso(seconds: number): string | undefined {
   const date = new Date(seconds * 1000)
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString()
-}
-
-/**
- * The top-level JSON objects of a body, in order; a piece that is not an object (`object: false`)
- * holds the rest of the body, which cannot be split reliably after it.
- */
-export function splitObjects(body: string): { text: string; object: boolean }[] {
-  const objects: { text: string; object: boolean }[] = []
-  let i = 0
-  while (i < body.length) {
-    const c = body.charCodeAt(i)
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-      i++
-      continue
-    }
-    const end = c === 0x7b ? objectEnd(body, i) : -1
-    if (end === -1) {
-      objects.push({ text: body.slice(i), object: false })
-      return objects
-    }
-    objects.push({ text: body.slice(i, end + 1), object: true })
-    i = end + 1
-  }
-  return objects
-}
-
-function objectEnd(text: string, start: number): number {
-  let depth = 0
-  let inString = false
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) depth++
-    else if (c === 0x7d || c === 0x5d) {
-      depth--
-      if (depth === 0) return i
-    }
-  }
-  return -1
 }

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { CanonicalEvent } from '../../schemas/event.js'
+import type { RejectedRecord } from '../../schemas/rejected.js'
 import { QalqanError } from '../errors.js'
+import type { EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
 import type { RateLimiter } from './rate-limit.js'
-import type { RejectedRecord } from '../kafka/producer.js'
 import type { Sensor } from '../http/tokens.js'
 import type { DecodedRecord } from './decode/decoded.js'
 import { normalize } from './normalize.js'
-
-export interface EventWriter {
-  write(events: readonly CanonicalEvent[], rejected: readonly RejectedRecord[]): Promise<void>
-}
 
 /** What a request's events came to: accepted (in Kafka), skipped (not attacks) and rejected by index. */
 export interface IngestResult {
@@ -20,7 +17,7 @@ export interface IngestResult {
 }
 
 export interface IngestDeps {
-  readonly writer: EventWriter
+  readonly kafka: EventSender
   readonly metrics: Metrics
   readonly rateLimiter: RateLimiter
   readonly enrich: (event: CanonicalEvent) => CanonicalEvent
@@ -70,8 +67,8 @@ export async function ingest(records: readonly DecodedRecord[], sensor: Sensor, 
 
   deps.metrics.stage('decode', { received: records.length, sent: events.length, discarded: skipped, discardReason: 'not_an_attack' })
   if (rejected.length > 0) deps.metrics.error('decode', 'invalid_event', rejected.length)
-  await deps.writer.write(events, rejected)
-  deps.metrics.set('qalqan_sensor_last_seen_seconds', 'When each sensor last sent events (Unix time).', { sensor: sensor.id }, Math.floor(receivedAt.getTime() / 1000))
+  await deps.kafka.send(events, rejected)
+  deps.metrics.sensorSeen(sensor.id, receivedAt)
   return {
     accepted: events.length,
     skipped,

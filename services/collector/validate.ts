@@ -1,5 +1,5 @@
-import type { z } from 'zod'
 import { SensorEvent } from '../../schemas/event.js'
+import { describeIssues } from '../errors.js'
 
 export type Validated = { ok: true; event: SensorEvent } | { ok: false; reason: string }
 
@@ -7,15 +7,4 @@ export type Validated = { ok: true; event: SensorEvent } | { ok: false; reason: 
 export function validate(value: unknown): Validated {
   const result = SensorEvent.safeParse(value)
   return result.success ? { ok: true, event: result.data } : { ok: false, reason: describeIssues(result.error.issues) }
-}
-
-/** `field.path: message; ...`, at most a handful, so a hostile event cannot make the answer huge. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], max = 5): string {
-  const parts = issues.slice(0, max).map((issue) => {
-    const path = issue.path.map(String).join('.')
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}` : issue.message
-    return path === '' ? message : `${path}: ${message}`
-  })
-  if (issues.length > max) parts.push(`and ${issues.length - max} more`)
-  return parts.join('; ')
 }

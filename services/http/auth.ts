@@ -27,3 +27,9 @@ export function requireRole(tokens: () => TokenRegistry, role: 'sensor' | 'analy
     else request.analyst = principal.analyst
   }
 }
+
+/** The sensor that requireRole admitted. */
+export function sensorOf(request: FastifyRequest): Sensor {
+  if (request.sensor === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
+  return request.sensor
+}

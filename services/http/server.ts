@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { Metrics } from '../metrics.js'
 import { installErrorHandling } from './errors.js'
 
 /**
@@ -25,4 +26,17 @@ export function createServer(logger: Logger, role: string, limits: { maxBodyByte
   installErrorHandling(app, limits)
   app.get('/healthz', async () => ({ status: 'ok' }))
   return app
+}
+
+/** Listens where configured; returns the base URL (the real port when 0 was asked for). */
+export async function listen(app: FastifyInstance, at: { host: string; port: number }): Promise<string> {
+  await app.listen({ host: at.host, port: at.port })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : at.port
+  return `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`
+}
+
+/** GET /metrics: the process's Prometheus metrics. */
+export function serveMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()))
 }

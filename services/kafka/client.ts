@@ -1,9 +1,37 @@
-import { Kafka, logLevel as kafkaLogLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs'
+import { type Admin, type ITopicConfig, Kafka, logLevel as kafkaLogLevel, type LogEntry } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
+import type { Metrics } from '../metrics.js'
+import { KafkaConsumer } from './consumer.js'
+import { KafkaProducer } from './producer.js'
 
-/** One kafkajs client for the process, logging through pino. */
-export function createKafka(config: Config, logger: Logger): Kafka {
+/** One Kafka client for the process: its producers and consumers share the broker connections' settings. */
+export interface KafkaConnection {
+  /** Creates the events and rejected topics where missing; returns the names it created. */
+  ensureTopics(): Promise<string[]>
+  producer(metrics?: Metrics): KafkaProducer
+  consumer(logger: Logger, metrics: Metrics): KafkaConsumer
+}
+
+export function connectKafka(config: Config, logger: Logger): KafkaConnection {
+  const kafka = createKafka(config, logger)
+  return {
+    ensureTopics: async () => {
+      const admin = kafka.admin()
+      await admin.connect()
+      try {
+        return await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
+      } finally {
+        await admin.disconnect()
+      }
+    },
+    producer: (metrics) => new KafkaProducer(kafka, config, metrics),
+    consumer: (consumerLogger, metrics) => new KafkaConsumer(kafka, config, consumerLogger, metrics),
+  }
+}
+
+/** A kafkajs client logging through pino. */
+function createKafka(config: Config, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' })
   return new Kafka({
     clientId: config.kafka.clientId,
@@ -22,7 +50,7 @@ export function createKafka(config: Config, logger: Logger): Kafka {
 }
 
 /** Creates the topics that are missing, with the configured partitions and replication; never alters existing ones. */
-export async function ensureTopics(admin: Admin, config: Config, names: readonly string[]): Promise<string[]> {
+async function ensureTopics(admin: Admin, config: Config, names: readonly string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics())
   const missing: ITopicConfig[] = names
     .filter((name) => !existing.has(name))

@@ -1,23 +1,15 @@
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs'
+import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
-
-/** One partition's fetched messages, with the offsets that bound them. */
-export interface PartitionBatch {
-  topic: string
-  partition: number
-  firstOffset: string
-  lastOffset: string
-  messages: KafkaMessage[]
-}
+import type { BatchHandler } from './index.js'
 
 /**
  * Consumes the events topic in the worker group with manual commits: `handle` must have made the
  * batch durable before it returns, and only then is the next offset committed. A crash in between
  * replays the batch, which the handler must make harmless.
  */
-export class KafkaEventSource {
+export class KafkaConsumer {
   private readonly consumer: Consumer
   private closed: Promise<void> | undefined
 
@@ -42,7 +34,7 @@ export class KafkaEventSource {
   }
 
   /** `handle` returns the last offset it made durable: the batch may be cut short of its end. */
-  async start(handle: (batch: PartitionBatch, heartbeat: () => Promise<void>) => Promise<string>): Promise<void> {
+  async start(handle: BatchHandler): Promise<void> {
     await this.consumer.connect()
     await this.consumer.subscribe({ topics: [this.config.kafka.topics.events], fromBeginning: true })
     await this.consumer.run({
@@ -58,7 +50,7 @@ export class KafkaEventSource {
         resolveOffset(handled)
         await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(handled) + 1n).toString() }])
         const lag = BigInt(batch.highWatermark) - BigInt(handled) - 1n
-        this.metrics.set('qalqan_worker_lag_events', 'Events in a partition not yet written, as of the last batch.', { topic, partition: String(partition) }, Number(lag))
+        this.metrics.workerLag(topic, partition, Number(lag))
         this.logger.debug({ topic, partition, lastOffset: handled }, 'batch committed')
       },
     })

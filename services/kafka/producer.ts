@@ -1,20 +1,11 @@
 import type { Kafka, Message, Producer } from 'kafkajs'
 import type { CanonicalEvent } from '../../schemas/event.js'
+import type { RejectedRecord } from '../../schemas/rejected.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
+import type { EventSender } from './index.js'
 import { Murmur2Partitioner } from './murmur2.js'
-
-/** What goes to the rejected topic: enough to see why, and the original bytes to replay after a fix. */
-export interface RejectedRecord {
-  reason: string
-  stage: 'decode' | 'validate' | 'normalize' | 'aggregate'
-  format: string
-  sensor_id: string | null
-  index: number | null
-  received_at: string
-  raw: string
-}
 
 interface Pending {
   events: Message[]
@@ -30,7 +21,7 @@ interface Pending {
  * out together in the next one, so batches grow with load. Each write resolves only once Kafka
  * acknowledged all of its messages; past the pending budget a write is refused at once (503).
  */
-export class KafkaSink {
+export class KafkaProducer implements EventSender {
   private readonly producer: Producer
   private readonly queue: Pending[] = []
   private pendingMessages = 0
@@ -74,7 +65,7 @@ export class KafkaSink {
     return this.pendingMessages
   }
 
-  write(events: readonly CanonicalEvent[], rejected: readonly RejectedRecord[] = []): Promise<void> {
+  send(events: readonly CanonicalEvent[], rejected: readonly RejectedRecord[]): Promise<void> {
     const count = events.length + rejected.length
     if (count === 0) return Promise.resolve()
     if (this.closing !== undefined) return Promise.reject(new QalqanError('QLQ_ERR_SHUTTING_DOWN'))
@@ -91,7 +82,7 @@ export class KafkaSink {
     for (const message of eventMessages) bytes += (message.value as string).length
     for (const message of rejectedMessages) bytes += (message.value as string).length
     this.pendingMessages += count
-    this.metrics?.set('qalqan_kafka_pending_events', 'Events and rejections waiting for Kafka.', {}, this.pendingMessages)
+    this.metrics?.kafkaPending(this.pendingMessages)
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ events: eventMessages, rejected: rejectedMessages, bytes, resolve, reject })
       this.pump()
@@ -119,7 +110,7 @@ export class KafkaSink {
         bytes += next.bytes
       }
       this.sending++
-      void this.send(batch).finally(() => {
+      void this.sendBatch(batch).finally(() => {
         this.sending--
         if (this.queue.length > 0) this.pump()
         else if (this.sending === 0) this.drained?.()
@@ -127,7 +118,7 @@ export class KafkaSink {
     }
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  private async sendBatch(batch: Pending[]): Promise<void> {
     const { topics, timeoutMs } = this.config.kafka
     const events = batch.flatMap((pending) => pending.events)
     const rejected = batch.flatMap((pending) => pending.rejected)
@@ -147,8 +138,8 @@ export class KafkaSink {
       for (const pending of batch) pending.reject(failure)
     } finally {
       this.pendingMessages -= events.length + rejected.length
-      this.metrics?.set('qalqan_kafka_pending_events', 'Events and rejections waiting for Kafka.', {}, this.pendingMessages)
-      this.metrics?.observe('qalqan_kafka_produce_seconds', 'Time from a send to its acknowledgement.', {}, Number(process.hrtime.bigint() - started) / 1e9)
+      this.metrics?.kafkaPending(this.pendingMessages)
+      this.metrics?.kafkaProduced(Number(process.hrtime.bigint() - started) / 1e9)
     }
   }
 }

@@ -2,13 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { REGIONS } from '../../schemas/regions.js'
-import type { ClickHouseClient } from '../clickhouse/client.js'
+import type { Reader } from '../clickhouse/index.js'
 import type { Config } from '../config.js'
-import { QalqanError } from '../errors.js'
+import { describeIssues, QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
 import { createServer } from '../http/server.js'
 import type { TokenRegistry } from '../http/tokens.js'
-import { describeIssues } from '../collector/validate.js'
 import { AnswerCache } from './cache.js'
 import { toCsv } from './csv.js'
 import { checkedRange, clickhouseTime, whereClause, type Where } from './filters.js'
@@ -19,7 +18,7 @@ import { autoStep, STEPS, tableForRange, type AggregateTable } from './tables.js
 export interface QueryDeps {
   readonly logger: Logger
   readonly tokens: () => TokenRegistry
-  readonly clickhouse: ClickHouseClient
+  readonly clickhouse: Reader
 }
 
 const MAX_SERIES_ROWS = 50_000
@@ -37,8 +36,7 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
 
   const read = async <T>(query: string, params: Record<string, unknown>): Promise<T[]> => {
     try {
-      const result = await deps.clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })
-      return await result.json<T>()
+      return await deps.clickhouse.rows<T>(query, params)
     } catch (err) {
       throw new QalqanError('QLQ_ERR_CLICKHOUSE_UNAVAILABLE', undefined, { cause: err })
     }

@@ -5,10 +5,11 @@ import { parse as parseYaml } from 'yaml'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import { REGIONS, type RegionCode } from '../../schemas/regions.js'
 import { SECTORS, type Sector } from '../../schemas/sectors.js'
-import { createClickHouse, migrate } from '../../services/clickhouse/client.js'
+import { createClickHouse } from '../../services/clickhouse/client.js'
+import { migrate } from '../../services/clickhouse/migrate.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
 import { applyRetention } from '../../services/clickhouse/retention.js'
-import { ClickHouseSink } from '../../services/clickhouse/ledger.js'
+import { ClickHouseEventStore } from '../../services/clickhouse/events.js'
 import {
   expandQuery,
   macroCalls,
@@ -281,7 +282,7 @@ const clickhouse = await createClickHouse(config)
 t.teardown(() => clickhouse.close())
 await migrate(clickhouse)
 await applyRetention(clickhouse, config.retentionDays)
-await new ClickHouseSink(clickhouse).writeEvents(
+await new ClickHouseEventStore(clickhouse).insert(
   FIXTURE.map((e, i) => ({
     offset: String(i),
     event: {

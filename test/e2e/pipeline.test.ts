@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger } from '../../services/logger.js'
-import { startRoles } from '../../services/pipeline.js'
+import { startRoles } from '../../services/roles.js'
 import { hashToken } from '../../services/http/tokens.js'
 import { readTopic } from '../helpers/kafka.js'
 import { testConfig, TOKENS, TOKENS_FILE } from '../helpers/stack.js'
@@ -26,7 +26,7 @@ function minuteOf(isoTime: string): string {
 t.test('events posted to the collector come back from the query API as exact per-minute counts', async (t) => {
   const running = await startRoles(testConfig(), createLogger('warn'))
   t.teardown(() => running.close())
-  const { collectorUrl, queryUrl } = running
+  const { collector: collectorUrl, query: queryUrl } = running.urls
   if (collectorUrl === undefined || queryUrl === undefined) throw new Error('all roles should run')
 
   const expected = new Map<string, number>()
@@ -85,7 +85,7 @@ t.test('enrichment and registries reloaded without a restart', async (t) => {
   const running = await startRoles(config, createLogger('silent'))
   t.teardown(() => running.close())
   const post = (token: string, event: Record<string, unknown>) =>
-    fetch(`${running.collectorUrl}/v1/events`, {
+    fetch(`${running.urls.collector}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ occurred_at: '2025-03-01T00:00:00Z', category: 'scan', severity: 2, signature: 'enrich', ...event }),
@@ -108,7 +108,7 @@ t.test('enrichment and registries reloaded without a restart', async (t) => {
   writeFileSync(tokensFile, '{broken')
   running.reload()
   t.equal((await post(newToken, { src_ip: '8.8.8.8' })).status, 202, 'a broken file keeps the previous registry')
-  const ready = await fetch(`${running.collectorUrl}/readyz`)
+  const ready = await fetch(`${running.urls.collector}/readyz`)
   t.equal(ready.status, 503, 'and readiness says why')
   t.match(await ready.json(), { problems: [/tokens\.json/] })
 })

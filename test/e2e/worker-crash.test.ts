@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createClickHouse } from '../../services/clickhouse/client.js'
-import { createKafka, ensureTopics } from '../../services/kafka/client.js'
+import { connectKafka } from '../../services/kafka/index.js'
 import { loadConfig } from '../../services/config.js'
 import { createLogger } from '../../services/logger.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
@@ -40,10 +40,7 @@ t.test('workers killed with SIGKILL at random moments while events stream in: th
     QALQAN_CLICKHOUSE_URL: `chdb:${join(mkdtempSync(join(tmpdir(), 'qalqan-crash-')), 'clickhouse')}`,
   }
   const config = loadConfig(env)
-  const admin = createKafka(config, createLogger('silent')).admin()
-  await admin.connect()
-  await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
-  await admin.disconnect()
+  await connectKafka(config, createLogger('silent')).ensureTopics()
 
   const spawnWorker = (): ChildProcess => spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
   const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))

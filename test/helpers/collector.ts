@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { createKafka, ensureTopics } from '../../services/kafka/client.js'
 import type { Config } from '../../services/config.js'
 import { createLogger } from '../../services/logger.js'
 import { Metrics } from '../../services/metrics.js'
-import { KafkaSink } from '../../services/kafka/producer.js'
+import { connectKafka, type KafkaProducer } from '../../services/kafka/index.js'
 import { buildCollector } from '../../services/collector/app.js'
 import { TokenRegistry } from '../../services/http/tokens.js'
 import { testConfig } from './stack.js'
@@ -12,7 +11,7 @@ import { testConfig } from './stack.js'
 export interface TestCollector {
   app: FastifyInstance
   config: Config
-  sink: KafkaSink
+  sink: KafkaProducer
   metrics: Metrics
 }
 
@@ -20,19 +19,14 @@ export interface TestCollector {
 export async function startCollector(t: Test, settings: Record<string, string> = {}, options: { createTopics?: boolean } = {}): Promise<TestCollector> {
   const config = testConfig(settings)
   const logger = createLogger('silent')
-  const kafka = createKafka(config, logger)
-  if (options.createTopics !== false) {
-    const admin = kafka.admin()
-    await admin.connect()
-    await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
-    await admin.disconnect()
-  }
+  const kafka = connectKafka(config, logger)
+  if (options.createTopics !== false) await kafka.ensureTopics()
   const metrics = new Metrics()
-  const sink = new KafkaSink(kafka, config, metrics)
+  const sink = kafka.producer(metrics)
   await sink.start()
   const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
   const readiness = () => [sink.problem()].filter((problem): problem is string => problem !== undefined)
-  const app = buildCollector(config, { logger, tokens: () => tokens, writer: sink, metrics, enrich: (event) => event, readiness })
+  const app = buildCollector(config, { logger, tokens: () => tokens, kafka: sink, metrics, enrich: (event) => event, readiness })
   t.teardown(async () => {
     await app.close()
     await sink.close()

@@ -21,7 +21,7 @@ export function checkMutations(t: Test, decode: Decoder, lines: readonly string[
     const mutated = random(2) === 0 ? line.slice(0, at) : line.slice(0, at) + (junk[random(junk.length)] ?? '') + line.slice(at + random(4))
     let decoded
     try {
-      decoded = decode(mutated)
+      decoded = decode(mutated, { maxDepth: 32 })
     } catch (err) {
       t.fail(`threw on ${JSON.stringify(mutated.slice(0, 200))}: ${String(err)}`)
       continue

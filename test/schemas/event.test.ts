@@ -1,6 +1,6 @@
 import t from 'tap'
 import { CanonicalEvent, SensorEvent } from '../../schemas/event.js'
-import { describeIssues } from '../../services/collector/validate.js'
+import { describeIssues } from '../../services/errors.js'
 
 const valid = {
   occurred_at: '2025-03-01T08:15:30.000123+05:00',

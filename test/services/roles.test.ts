@@ -1,9 +1,11 @@
 import t from 'tap'
-import { parseRoles, ROLE_NAMES, ROLES } from '../../services/roles.js'
+import { parseRoles, ROLE_NAMES } from '../../services/config.js'
+import { ROLES } from '../../services/roles.js'
 
 t.test('the roles are collector, worker and query, each described', async (t) => {
   t.same(ROLE_NAMES, ['collector', 'worker', 'query'])
-  for (const name of ROLE_NAMES) t.ok(ROLES[name].length > 20, name)
+  t.same(Object.keys(ROLES), ROLE_NAMES, 'the map names every role')
+  for (const name of ROLE_NAMES) t.ok(ROLES[name].description.length > 20, name)
 })
 
 t.test('all is every role', async (t) => {

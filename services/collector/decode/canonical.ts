@@ -1,8 +1,8 @@
 import { QalqanError } from '../../errors.js'
-import type { Decoded, DecodedRecord } from './decoded.js'
-import { exceedsDepth } from './json.js'
 import { splitLines, tooManyEvents } from '../framing.js'
 import { validate } from '../validate.js'
+import type { Decoded, DecodedRecord, DecodeLimits } from './decoded.js'
+import { parseJson, tooDeep } from './json.js'
 
 export type BodyFormat = 'json' | 'ndjson'
 
@@ -19,16 +19,13 @@ export interface CanonicalLimits {
 export function decodeCanonical(body: string, format: BodyFormat, limits: CanonicalLimits): DecodedRecord[] {
   if (body.trim() === '') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
   if (format === 'ndjson') {
-    return splitLines(body, limits).map((line, index) => ({ index, decoded: decodeCanonicalLine(line, limits.maxDepth), raw: () => line }))
+    return splitLines(body, limits).map((line, index) => ({ index, decoded: decodeCanonicalLine(line, limits), raw: () => line }))
   }
   // An array of events is one level deeper than its events.
-  if (exceedsDepth(body, body.trimStart().startsWith('[') ? limits.maxDepth + 1 : limits.maxDepth)) throw tooDeep(limits.maxDepth)
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(body)
-  } catch (err) {
-    throw new QalqanError('QLQ_ERR_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`)
-  }
+  const json = parseJson(body, body.trimStart().startsWith('[') ? limits.maxDepth + 1 : limits.maxDepth)
+  if (!json.ok && json.problem === 'too_deep') throw new QalqanError('QLQ_ERR_TOO_DEEP', tooDeep(limits.maxDepth))
+  if (!json.ok) throw new QalqanError('QLQ_ERR_INVALID_JSON', `the body is ${json.reason}`)
+  const parsed = json.value
   const items = Array.isArray(parsed) ? parsed : [parsed]
   if (items.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the array is empty: send at least one event')
   if (items.length > limits.maxEvents) throw tooManyEvents(limits.maxEvents)
@@ -36,22 +33,12 @@ export function decodeCanonical(body: string, format: BodyFormat, limits: Canoni
 }
 
 /** One canonical event as one line of text: the decoder that NDJSON and HEC envelopes use. */
-export function decodeCanonicalLine(line: string, maxDepth: number): Decoded {
-  if (exceedsDepth(line, maxDepth)) return { kind: 'invalid', reason: tooDeep(maxDepth).message }
-  let value: unknown
-  try {
-    value = JSON.parse(line)
-  } catch (err) {
-    return { kind: 'invalid', reason: `not valid JSON: ${(err as Error).message}` }
-  }
-  return fromValidation(value)
+export function decodeCanonicalLine(line: string, limits: DecodeLimits): Decoded {
+  const json = parseJson(line, limits.maxDepth)
+  return json.ok ? fromValidation(json.value) : { kind: 'invalid', reason: json.reason }
 }
 
 function fromValidation(value: unknown): Decoded {
   const checked = validate(value)
   return checked.ok ? { kind: 'event', event: checked.event } : { kind: 'invalid', reason: checked.reason }
-}
-
-function tooDeep(maxDepth: number): QalqanError {
-  return new QalqanError('QLQ_ERR_TOO_DEEP', `nests objects and arrays deeper than ${maxDepth} levels (QALQAN_COLLECTOR_MAX_DEPTH)`)
 }

@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded } from './decoded.js'
+import type { Decoded, DecodeLimits } from './decoded.js'
 import { describe, finish, invalid, isoWithOffset, truncate } from './record.js'
 
 type Category = SensorEvent['category']
@@ -12,7 +12,8 @@ const MAX_SIGNATURE = 512
  * `CEF:Version|Vendor|Product|Version|Event Class ID|Name|Severity|key=value ...`.
  * The mapping is documented in docs/formats.md.
  */
-export function decodeCef(record: string): Decoded {
+// A CEF line is flat text, so the nesting limit has nothing to guard here.
+export function decodeCef(record: string, _limits: DecodeLimits): Decoded {
   const start = record.indexOf('CEF:')
   if (start === -1) return invalid('no "CEF:" in the record')
   const header = splitHeader(record.slice(start + 'CEF:'.length))

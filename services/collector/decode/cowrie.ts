@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded } from './decoded.js'
+import type { Decoded, DecodeLimits } from './decoded.js'
 import { describe, eventTime, finish, invalid, parseObject, truncate, type JsonObject } from './record.js'
 
 
@@ -16,8 +16,8 @@ interface Mapping {
  * tunnel requests become events; the session's bookkeeping (client version, key exchange,
  * terminal size, closing) is skipped. The mapping is documented in docs/formats.md.
  */
-export function decodeCowrie(record: string): Decoded {
-  const parsed = parseObject(record)
+export function decodeCowrie(record: string, limits: DecodeLimits): Decoded {
+  const parsed = parseObject(record, limits)
   if (!parsed.ok) return invalid(parsed.reason)
   const log = parsed.value
   const { eventid } = log

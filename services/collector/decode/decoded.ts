@@ -10,7 +10,13 @@ export type Decoded =
   | { kind: 'skipped'; reason: string }
   | { kind: 'invalid'; reason: string }
 
-export type Decoder = (record: string) => Decoded
+/** The configured limits a decoder applies to one record. */
+export interface DecodeLimits {
+  /** QALQAN_COLLECTOR_MAX_DEPTH: how deep objects and arrays may nest. */
+  readonly maxDepth: number
+}
+
+export type Decoder = (record: string, limits: DecodeLimits) => Decoded
 
 /** One record of a request with what its decoder made of it; its original text is made only when needed. */
 export interface DecodedRecord {

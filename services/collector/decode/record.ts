@@ -1,24 +1,17 @@
-import type { Decoded } from './decoded.js'
-import { exceedsDepth } from './json.js'
+import type { Decoded, DecodeLimits } from './decoded.js'
+import { parseJson } from './json.js'
 import { validate } from '../validate.js'
 
 /** What the sensor-format decoders share: reading a record, its time, and the schema's last word. */
 
 export type JsonObject = Record<string, unknown>
 
-/** Deeper than any sensor record (EVE alerts nest http, tls, metadata a few levels); guards the parser's stack. */
-const MAX_DEPTH = 32
-
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?$/
 
-export function parseObject(record: string): { ok: true; value: JsonObject } | { ok: false; reason: string } {
-  if (exceedsDepth(record, MAX_DEPTH)) return { ok: false, reason: `nests objects and arrays deeper than ${MAX_DEPTH} levels` }
-  let value: unknown
-  try {
-    value = JSON.parse(record)
-  } catch (err) {
-    return { ok: false, reason: `not valid JSON: ${(err as Error).message}` }
-  }
+export function parseObject(record: string, limits: DecodeLimits): { ok: true; value: JsonObject } | { ok: false; reason: string } {
+  const parsed = parseJson(record, limits.maxDepth)
+  if (!parsed.ok) return parsed
+  const { value } = parsed
   return isObject(value) ? { ok: true, value } : { ok: false, reason: `not a JSON object but ${describe(value)}` }
 }
 

@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded } from './decoded.js'
+import type { Decoded, DecodeLimits } from './decoded.js'
 import { describe, eventTime, finish, invalid, isObject, parseObject, truncate, type JsonObject } from './record.js'
 
 type Category = SensorEvent['category']
@@ -11,8 +11,8 @@ const MAX_SIGNATURE = 512
  * stats, fileinfo and every other event type describe traffic, not attacks, and are skipped.
  * The mapping is documented in docs/formats.md.
  */
-export function decodeSuricata(record: string): Decoded {
-  const parsed = parseObject(record)
+export function decodeSuricata(record: string, limits: DecodeLimits): Decoded {
+  const parsed = parseObject(record, limits)
   if (!parsed.ok) return invalid(parsed.reason)
   const eve = parsed.value
   if (eve.event_type === 'alert') return fromAlert(eve)

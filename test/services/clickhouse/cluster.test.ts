@@ -1,5 +1,6 @@
 import t from 'tap'
-import { createClickHouse, readMigrations } from '../../../services/clickhouse/client.js'
+import { createClickHouse } from '../../../services/clickhouse/client.js'
+import { readMigrations } from '../../../services/clickhouse/migrate.js'
 import { clusterStatement } from '../../../services/clickhouse/cluster.js'
 import { testConfig } from '../../helpers/stack.js'
 

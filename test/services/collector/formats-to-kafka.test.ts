@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CanonicalEvent } from '../../../schemas/event.js'
 import { PROJECT_ROOT } from '../../../services/paths.js'
-import { LINE_DECODERS, type LineFormat } from '../../../services/collector/decode/formats.js'
+import { FORMATS, type LineFormat } from '../../../services/collector/decode/formats.js'
 import { startCollector } from '../../helpers/collector.js'
 import { readTopic } from '../../helpers/kafka.js'
 import { TOKENS } from '../../helpers/stack.js'
@@ -20,7 +20,7 @@ function fixture(name: string): string[] {
 
 /** What the format's decoder says of each line: the expectation the collector is held to. */
 function expectations(format: LineFormat, lines: string[]) {
-  const decoded = lines.map((line) => LINE_DECODERS[format](line))
+  const decoded = lines.map((line) => FORMATS[format](line, { maxDepth: 32 }))
   return {
     events: decoded.filter((d) => d.kind === 'event').length,
     skipped: decoded.filter((d) => d.kind === 'skipped').length,

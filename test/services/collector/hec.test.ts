@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import { loadConfig, type Config } from '../../../services/config.js'
 import type { ErrorCode } from '../../../services/errors.js'
 import { QalqanError } from '../../../services/errors.js'
-import { decodeEnvelopes, splitObjects } from '../../../services/collector/hec.js'
+import { splitObjects } from '../../../services/collector/framing.js'
+import { decodeEnvelopes } from '../../../services/collector/hec.js'
 import type { DecodedRecord } from '../../../services/collector/decode/decoded.js'
 
 const config = loadConfig({ QALQAN_ROLE: 'worker' })
@@ -40,7 +41,7 @@ const cefLine = 'CEF:0|Fortinet|FortiGate|7.2.5|0419016384|Port scan detected|7|
 const envelope = (fields: Record<string, unknown>) => JSON.stringify(fields)
 
 function decode(body: string, defaultSourcetype = '', at: Config = config) {
-  return decodeEnvelopes(body, at, defaultSourcetype)
+  return decodeEnvelopes(body, at.collector, defaultSourcetype)
 }
 
 function view(records: DecodedRecord[]) {
@@ -49,7 +50,7 @@ function view(records: DecodedRecord[]) {
 
 function refusal(t: Test, code: ErrorCode, body: string, at: Config = config): QalqanError | undefined {
   try {
-    decodeEnvelopes(body, at, '')
+    decodeEnvelopes(body, at.collector, '')
   } catch (err) {
     t.type(err, QalqanError)
     t.equal((err as QalqanError).code, code)

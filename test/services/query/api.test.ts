@@ -1,23 +1,22 @@
 import t from 'tap'
 import { validate as validateOpenApi } from '../../helpers/openapi.js'
 import type { CanonicalEvent } from '../../../schemas/event.js'
-import { createClickHouse, migrate } from '../../../services/clickhouse/client.js'
+import { openClickHouse, type OffsetEvent } from '../../../services/clickhouse/index.js'
 import { createLogger } from '../../../services/logger.js'
 import { buildQueryApi } from '../../../services/query/api.js'
-import { applyRetention } from '../../../services/clickhouse/retention.js'
-import { ClickHouseSink, type OffsetEvent } from '../../../services/clickhouse/ledger.js'
 import { TokenRegistry } from '../../../services/http/tokens.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
 const config = testConfig({ QALQAN_QUERY_MAX_RANGE_DAYS: '7', QALQAN_QUERY_CACHE_SECONDS: '0' })
-const clickhouse = await createClickHouse(config)
-await migrate(clickhouse)
-await applyRetention(clickhouse, config.retentionDays)
+const store = await openClickHouse(config)
+await store.migrate()
+await store.applyRetention()
+const clickhouse = store.reader
 const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
 const app = buildQueryApi(config, { logger: createLogger('silent'), tokens: () => tokens, clickhouse })
 t.teardown(async () => {
   await app.close()
-  await clickhouse.close()
+  await store.close()
 })
 
 // Raw events, as the worker writes them; the materialized views make the aggregates.
@@ -49,7 +48,7 @@ function event(occurred_at: string, sector: keyof typeof PLACES, count: number, 
     },
   }
 }
-await new ClickHouseSink(clickhouse).writeEvents(
+await store.events.insert(
   [
     event('2025-03-01T03:15:10.000Z', 'government', 4),
     event('2025-03-01T03:15:50.000Z', 'government', 6, { category: 'exploit', severity: 4, signature: '=HYPERLINK("x")', src_country: 'RU' }),
@@ -207,7 +206,7 @@ t.test('identical queries within the cache time are answered once', async (t) =>
   t.teardown(() => cached.close())
   const ask = () => cached.inject({ method: 'GET', url: '/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z', headers: { authorization: `Bearer ${TOKENS.analyst}` } })
   t.match((await ask()).json(), { events: 0 })
-  await new ClickHouseSink(clickhouse).writeEvents([event('2025-05-01T01:00:00.000Z', 'energy', 5)], { topic: 'fixture', partition: 0, firstOffset: '7', lastOffset: '7' })
+  await store.events.insert([event('2025-05-01T01:00:00.000Z', 'energy', 5)], { topic: 'fixture', partition: 0, firstOffset: '7', lastOffset: '7' })
   t.match((await ask()).json(), { events: 0 }, 'the cached answer')
   t.match((await get('/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z')).json(), { events: 5 }, 'without the cache, the new data')
 })

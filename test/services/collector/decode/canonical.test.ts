@@ -193,13 +193,13 @@ t.test('NDJSON depth is counted per line', async (t) => {
 })
 
 t.test('decodeCanonicalLine decodes one line, never throwing', async (t) => {
-  t.same(decodeCanonicalLine(JSON.stringify(event), 32), { kind: 'event', event: decodedEvent })
-  t.match(decodeCanonicalLine('{"a":', 32), { kind: 'invalid', reason: /^not valid JSON: / })
-  t.match(decodeCanonicalLine('', 32), { kind: 'invalid', reason: /^not valid JSON: / })
-  t.match(decodeCanonicalLine('[[[1]]]', 2), { kind: 'invalid', reason: /deeper than 2 levels/ })
-  t.match(decodeCanonicalLine(JSON.stringify({ ...event, a: { b: 1 } }), 2), { kind: 'invalid', reason: /^unknown field\(s\) "a"$/ }, 'depth 2 with a limit of 2 passes the depth check')
-  t.match(decodeCanonicalLine('null', 32), { kind: 'invalid' })
-  t.match(decodeCanonicalLine(JSON.stringify({ ...event, occurred_at: '2025-03-01T08:15:30' }), 32), { kind: 'invalid', reason: /occurred_at/ }, 'a time without an offset')
+  t.same(decodeCanonicalLine(JSON.stringify(event), { maxDepth: 32 }), { kind: 'event', event: decodedEvent })
+  t.match(decodeCanonicalLine('{"a":', { maxDepth: 32 }), { kind: 'invalid', reason: /^not valid JSON: / })
+  t.match(decodeCanonicalLine('', { maxDepth: 32 }), { kind: 'invalid', reason: /^not valid JSON: / })
+  t.match(decodeCanonicalLine('[[[1]]]', { maxDepth: 2 }), { kind: 'invalid', reason: /deeper than 2 levels/ })
+  t.match(decodeCanonicalLine(JSON.stringify({ ...event, a: { b: 1 } }), { maxDepth: 2 }), { kind: 'invalid', reason: /^unknown field\(s\) "a"$/ }, 'depth 2 with a limit of 2 passes the depth check')
+  t.match(decodeCanonicalLine('null', { maxDepth: 32 }), { kind: 'invalid' })
+  t.match(decodeCanonicalLine(JSON.stringify({ ...event, occurred_at: '2025-03-01T08:15:30' }), { maxDepth: 32 }), { kind: 'invalid', reason: /occurred_at/ }, 'a time without an offset')
   const proto = `{"__proto__": {"severity": 4}, ${JSON.stringify(event).slice(1)}`
-  t.match(decodeCanonicalLine(proto, 32), { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ }, 'a __proto__ key is an unknown field, not a prototype')
+  t.match(decodeCanonicalLine(proto, { maxDepth: 32 }), { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ }, 'a __proto__ key is an unknown field, not a prototype')
 })

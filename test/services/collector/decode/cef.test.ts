@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { checkMutations } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
-import { decodeCef } from '../../../../services/collector/decode/cef.js'
+import { decodeCef as decodeCefWith } from '../../../../services/collector/decode/cef.js'
 import type { Decoded } from '../../../../services/collector/decode/decoded.js'
 
+/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32). */
+const decodeCef = (record: string) => decodeCefWith(record, { maxDepth: 32 })
+
 function fixture(name: string): string[] {
-  return readFileSync(new URL(`../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
+  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
 }
 
 const EXTENSION = 'rt=1740798930123 src=203.0.113.10 spt=40000 dst=198.51.100.20 dpt=445 proto=TCP'

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { checkMutations, JSON_JUNK } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
-import { decodeCowrie } from '../../../../services/collector/decode/cowrie.js'
+import { decodeCowrie as decodeCowrieWith } from '../../../../services/collector/decode/cowrie.js'
 import type { Decoded } from '../../../../services/collector/decode/decoded.js'
 
+/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32). */
+const decodeCowrie = (record: string) => decodeCowrieWith(record, { maxDepth: 32 })
+
 function fixture(name: string): string[] {
-  return readFileSync(new URL(`../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
+  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
 }
 
 /** One Cowrie log line with the shared fields, as Cowrie writes it. */

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { checkMutations, JSON_JUNK } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
-import { decodeSuricata } from '../../../../services/collector/decode/suricata.js'
+import { decodeSuricata as decodeSuricataWith } from '../../../../services/collector/decode/suricata.js'
 import type { Decoded } from '../../../../services/collector/decode/decoded.js'
 
+/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32). */
+const decodeSuricata = (record: string) => decodeSuricataWith(record, { maxDepth: 32 })
+
 function fixture(name: string): string[] {
-  return readFileSync(new URL(`../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
+  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
 }
 
 /** One alert line as Suricata writes it, with some fields replaced. */

@@ -1,13 +1,13 @@
 import t, { type Test } from 'tap'
-import { createClickHouse } from '../../../services/clickhouse/client.js'
-import { createKafka, ensureTopics } from '../../../services/kafka/client.js'
-import type { Config } from '../../../services/config.js'
-import { createLogger } from '../../../services/logger.js'
-import { startRoles, type Running } from '../../../services/pipeline.js'
-import { attackTotals, rawEventCount } from '../../helpers/clickhouse.js'
-import { makeEvents, produceEvents, totalsByKey } from '../../helpers/events.js'
-import { readTopic, testKafka, waitForGroupCaughtUp } from '../../helpers/kafka.js'
-import { testConfig } from '../../helpers/stack.js'
+import { createClickHouse } from '../../services/clickhouse/client.js'
+import { connectKafka } from '../../services/kafka/index.js'
+import type { Config } from '../../services/config.js'
+import { createLogger } from '../../services/logger.js'
+import { startRoles, type Running } from '../../services/roles.js'
+import { attackTotals, rawEventCount } from '../helpers/clickhouse.js'
+import { makeEvents, produceEvents, totalsByKey } from '../helpers/events.js'
+import { readTopic, testKafka, waitForGroupCaughtUp } from '../helpers/kafka.js'
+import { testConfig } from '../helpers/stack.js'
 
 const logger = createLogger('warn')
 const reader = await createClickHouse(testConfig())
@@ -15,10 +15,7 @@ t.teardown(() => reader.close())
 
 async function workerConfig(settings: Record<string, string> = {}): Promise<Config> {
   const config = testConfig({ QALQAN_ROLE: 'worker', QALQAN_WORKER_SESSION_TIMEOUT_MS: '6000', ...settings })
-  const admin = createKafka(config, logger).admin()
-  await admin.connect()
-  await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
-  await admin.disconnect()
+  await connectKafka(config, logger).ensureTopics()
   return config
 }
 
@@ -93,7 +90,7 @@ t.test('late and out-of-order events land in their own window; absurd times and 
   t.ok(reasons.some((r) => /^not valid JSON/.test(r)), 'not JSON')
   t.ok(reasons.some((r) => /^not a canonical event: severity/.test(r)), 'not canonical')
   t.ok(reasons.some((r) => /^not a canonical event: .*__proto__/.test(r)), 'hostile keys')
-  t.ok(rejected.every((r) => r.stage === 'aggregate' && typeof r.raw === 'string'), 'each keeps its original text')
+  t.ok(rejected.every((r) => r.stage === 'store' && typeof r.raw === 'string'), 'each keeps its original text')
   t.equal(({} as Record<string, unknown>)['polluted'], undefined)
 })
 

@@ -1,0 +1,40 @@
+import type { Config } from '../config.js'
+import { createClickHouse } from './client.js'
+import { ClickHouseEventStore } from './events.js'
+import type { EventStore, Ledger, Reader } from './index.js'
+import { ClickHouseLedger } from './ledger.js'
+import { migrate } from './migrate.js'
+import { applyRetention } from './retention.js'
+
+export interface ClickHouse {
+  readonly events: EventStore
+  readonly ledger: Ledger
+  readonly reader: Reader
+  /** Where the data lives, for the log: a server's URL or the embedded engine's folder. */
+  readonly location: string
+  /** Applies the schema (idempotent, at every start); returns the statements run. */
+  migrate(): Promise<number>
+  /** Sets each table's TTL to the configured days where it differs; returns the tables changed. */
+  applyRetention(): Promise<string[]>
+  close(): Promise<void>
+}
+
+/** A ClickHouse server when a URL is configured, else the embedded engine; the same SQL on both. */
+export async function openClickHouse(config: Config): Promise<ClickHouse> {
+  const client = await createClickHouse(config)
+  const { cluster } = config.clickhouse
+  return {
+    events: new ClickHouseEventStore(client),
+    ledger: new ClickHouseLedger(client),
+    reader: {
+      rows: async <T>(query: string, params: Record<string, unknown>) => {
+        const result = await client.query({ query, query_params: params, format: 'JSONEachRow' })
+        return result.json<T>()
+      },
+    },
+    location: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`,
+    migrate: () => migrate(client, cluster),
+    applyRetention: () => applyRetention(client, config.retentionDays, cluster),
+    close: () => client.close(),
+  }
+}

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import { listen } from '../http/server.js'
+import type { TokenRegistry } from '../http/tokens.js'
+import type { KafkaConnection } from '../kafka/index.js'
+import type { Metrics } from '../metrics.js'
+import { Reloadable } from '../reloadable.js'
+import { buildCollector } from './app.js'
+import { AssetRegistry } from './enrich/assets.js'
+import { enrich } from './enrich/enrich.js'
+import { countryDatabase, countryOf } from './enrich/geoip.js'
+
+export interface CollectorNeeds {
+  readonly config: Config
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly registries: Reloadable<unknown>[]
+  readonly tokens: () => TokenRegistry
+  readonly kafka: KafkaConnection
+}
+
+/** http -> decode -> validate -> normalize -> enrich -> kafka; 2xx once Kafka acknowledged. */
+export async function startCollector(needs: CollectorNeeds): Promise<{ url: string; close(): Promise<void> }> {
+  const { config, logger, metrics, registries } = needs
+  const producer = needs.kafka.producer(metrics)
+  await producer.start()
+  const assets =
+    config.assetsFile === undefined ? undefined : new Reloadable({ path: config.assetsFile, load: AssetRegistry.fromFile, logger })
+  if (assets !== undefined) registries.push(assets)
+  const geo = countryDatabase()
+  logger.info({ assets: config.assetsFile ?? null, countryDatabaseBuilt: geo.builtAt.toISOString() }, 'enrichment ready')
+  const lookups = { assets: (ip: string) => assets?.current().lookup(ip), country: countryOf }
+  const readiness = () =>
+    [producer.problem(), ...registries.map((registry) => registry.lastError())].filter(
+      (problem): problem is string => problem !== undefined,
+    )
+  const app = buildCollector(config, {
+    logger,
+    tokens: needs.tokens,
+    kafka: producer,
+    metrics,
+    enrich: (event) => enrich(event, lookups),
+    readiness,
+  })
+  const close = async () => {
+    await app.close()
+    await producer.close()
+  }
+  try {
+    const url = await listen(app, config.collector)
+    logger.info({ url }, 'collector listening')
+    return { url, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
