@@ -102,58 +102,10 @@ export const SETTINGS = z.strictObject({
 
 type Settings = z.output<typeof SETTINGS>
 
-export interface Config {
-  readonly roles: readonly Role[]
-  readonly logLevel: Settings['QALQAN_LOG_LEVEL']
-  readonly tokensFile: string | undefined
-  /** The asset registry (CIDR -> organisation, sector, region) that places targets; optional. */
-  readonly assetsFile: string | undefined
-  readonly kafka: {
-    readonly brokers: readonly string[]
-    readonly clientId: string
-    readonly topics: { readonly events: string; readonly rejected: string }
-    readonly partitions: number
-    readonly replicationFactor: number
-    readonly timeoutMs: number
-    readonly maxPendingEvents: number
-    readonly maxBatchBytes: number
-    readonly maxConcurrentSends: number
-  }
-  readonly clickhouse: {
-    /** A server's URL, or undefined for the embedded engine at `path`. */
-    readonly url: string | undefined
-    readonly path: string
-    readonly user: string
-    readonly password: string
-    readonly database: string
-    /** A cluster name: the schema is made replicated and distributed across it. */
-    readonly cluster: string | undefined
-  }
-  readonly collector: {
-    readonly host: string
-    readonly port: number
-    readonly maxBodyBytes: number
-    readonly maxEvents: number
-    readonly maxDepth: number
-    readonly maxLineLength: number
-    readonly sensorRate: number
-    readonly sensorBurst: number
-    readonly requestTimeoutMs: number
-  }
-  readonly query: { readonly host: string; readonly port: number; readonly maxRangeDays: number; readonly cacheSeconds: number }
-  readonly worker: {
-    readonly groupId: string
-    readonly host: string
-    readonly port: number
-    readonly fetchBytes: number
-    readonly sessionTimeoutMs: number
-    readonly dedupWindow: number
-    readonly maxFutureMs: number
-    readonly maxAgeMs: number
-  }
-  /** Days each table keeps its rows, by table. */
-  readonly retentionDays: { readonly events_raw: number; readonly attacks_1m: number; readonly attacks_1h: number; readonly attacks_1d: number }
-}
+/** The settings as the roles read them: grouped by role, resolved, frozen. */
+export type Config = DeepReadonly<ReturnType<typeof toConfig>>
+
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
 
 export class ConfigError extends QalqanError {
   constructor(readonly problems: string[]) {
@@ -197,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     problems.push('QALQAN_TOKENS_FILE is not set: the collector and query roles need the token registry (see "Tokens" in README.md)')
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
-  return deepFreeze(toConfig(parsed.data))
+  return deepFreeze(toConfig(parsed.data)) as Config
 }
 
 function readConfigFile(path: string, problems: string[]): Record<string, string> {
@@ -233,13 +185,14 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, string>, o
   return `${key}=${shown} (${origin[key] ?? 'default'}): ${issue.message}`
 }
 
-function toConfig(s: Settings): Config {
+function toConfig(s: Settings) {
   const url = s.QALQAN_CLICKHOUSE_URL
   const embeddedPath = url === undefined ? resolve(s.QALQAN_DATA_DIR, 'clickhouse') : url.startsWith('chdb:') ? resolve(url.slice(5)) : ''
   return {
     roles: s.QALQAN_ROLE,
     logLevel: s.QALQAN_LOG_LEVEL,
     tokensFile: s.QALQAN_TOKENS_FILE === undefined ? undefined : resolve(s.QALQAN_TOKENS_FILE),
+    /** The asset registry (CIDR -> organisation, sector, region) that places targets; optional. */
     assetsFile: s.QALQAN_ASSETS_FILE === undefined ? undefined : resolve(s.QALQAN_ASSETS_FILE),
     kafka: {
       brokers: s.QALQAN_KAFKA_BROKERS,
@@ -253,11 +206,13 @@ function toConfig(s: Settings): Config {
       maxConcurrentSends: s.QALQAN_KAFKA_MAX_CONCURRENT_SENDS,
     },
     clickhouse: {
+      /** A server's URL, or undefined for the embedded engine at `path`. */
       url: url !== undefined && !url.startsWith('chdb:') ? url : undefined,
       path: embeddedPath,
       user: s.QALQAN_CLICKHOUSE_USER,
       password: s.QALQAN_CLICKHOUSE_PASSWORD,
       database: s.QALQAN_CLICKHOUSE_DATABASE,
+      /** A cluster name: the schema is made replicated and distributed across it. */
       cluster: s.QALQAN_CLICKHOUSE_CLUSTER,
     },
     collector: {

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { EventStore, OffsetEvent, OffsetRange } from './index.js'
+import type { EventStore, OffsetEvent, OffsetRange } from './interfaces.js'
 
 /**
  * Inserts events into events_raw with a deduplication token naming their offset range, so a replay

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Ledger, OffsetRange } from './index.js'
+import type { Ledger, OffsetRange } from './interfaces.js'
 
 /** The worker's batch ledger in worker_batches, and the event ids recalled from events_raw. */
 export class ClickHouseLedger implements Ledger {

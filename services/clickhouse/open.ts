@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import { createClickHouse } from './client.js'
 import { ClickHouseEventStore } from './events.js'
-import type { EventStore, Ledger, Reader } from './index.js'
+import type { EventStore, Ledger, Reader } from './interfaces.js'
 import { ClickHouseLedger } from './ledger.js'
 import { migrate } from './migrate.js'
 import { applyRetention } from './retention.js'

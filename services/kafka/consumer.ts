@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
-import type { BatchHandler } from './index.js'
+import type { BatchHandler } from './interfaces.js'
 
 /**
  * Consumes the events topic in the worker group with manual commits: `handle` must have made the

@@ -4,7 +4,7 @@ import type { RejectedRecord } from '../../schemas/rejected.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
-import type { EventSender } from './index.js'
+import type { EventSender } from './interfaces.js'
 import { Murmur2Partitioner } from './murmur2.js'
 
 interface Pending {
