@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, starts a throwaway Kafka broker, type-checks,
-# runs every test against it and the embedded ClickHouse engine, stops the broker, and ends
-# with one line "N passed, N failed".
+# The whole test suite: installs what is missing, checks formatting and lint, starts a throwaway
+# Kafka broker, type-checks, runs every test against it and the embedded ClickHouse engine, stops
+# the broker, and ends with one line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,6 +9,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "test: installing npm packages" >&2
   # npm ci refuses a lock that lacks the engine packages of other platforms, which this registry does not serve
   npm install --no-audit --no-fund >&2
+fi
+
+echo "test: checking formatting and lint (npx biome ci; npm run format fixes the formatting)" >&2
+if ! npx biome ci >&2; then
+  echo "test: formatting or lint failed; no test ran" >&2
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 free_port() {

@@ -1,45 +1,107 @@
 import t, { type Test } from 'tap'
-import { Metrics } from '../../services/metrics.js'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { register } from 'prom-client'
+import { createServer, serveMetrics } from '../../services/http/server.js'
+import { createLogger } from '../../services/logger.js'
+import { METRIC_NAMES, Metrics } from '../../services/metrics.js'
+import { PROJECT_ROOT } from '../../services/paths.js'
 
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*'
 const LABEL_VALUE = String.raw`(?:[^"\\\n]|\\[\\"n])*`
+const LABEL_PAIR = new RegExp(`([a-zA-Z_][a-zA-Z0-9_]*)="(${LABEL_VALUE})"`, 'g')
 const LABELS = `\\{(?:[a-zA-Z_][a-zA-Z0-9_]*="${LABEL_VALUE}")(?:,[a-zA-Z_][a-zA-Z0-9_]*="${LABEL_VALUE}")*\\}`
-const VALUE = String.raw`(?:[+-]?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+)|[+-]Inf|NaN)`
+// Prometheus reads a value with Go's ParseFloat, which takes NaN and Inf in any case; prom-client
+// writes NaN as "Nan" (an event-loop mean before any sample).
+const VALUE = String.raw`(?:[+-]?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+)|[+-]?[Ii][Nn][Ff]|[Nn][Aa][Nn])`
 const SAMPLE = new RegExp(`^(${NAME})(${LABELS})? (${VALUE})$`)
 const HELP = new RegExp(`^# HELP (${NAME}) (.*)$`)
 const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`)
 
+/** What every catalogue metric is; METRIC_NAMES must list exactly these. */
+const CATALOGUE_TYPES: Record<string, string> = {
+  qalqan_events_received_total: 'counter',
+  qalqan_events_sent_total: 'counter',
+  qalqan_events_discarded_total: 'counter',
+  qalqan_errors_total: 'counter',
+  qalqan_http_requests_total: 'counter',
+  qalqan_sensor_last_seen_seconds: 'gauge',
+  qalqan_kafka_pending_events: 'gauge',
+  qalqan_kafka_produce_seconds: 'histogram',
+  qalqan_clickhouse_insert_seconds: 'histogram',
+  qalqan_clickhouse_rows_total: 'counter',
+  qalqan_worker_retries_total: 'counter',
+  qalqan_worker_lag_events: 'gauge',
+}
+
+/** The histograms' bucket bounds, as services/metrics.ts sets them. */
+const BUCKETS = [
+  '0.001',
+  '0.0025',
+  '0.005',
+  '0.01',
+  '0.025',
+  '0.05',
+  '0.1',
+  '0.25',
+  '0.5',
+  '1',
+  '2.5',
+  '5',
+  '10',
+  '+Inf',
+]
+
+interface Family {
+  type: string
+  help: string
+}
+
+interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+function unescapeLabelValue(value: string): string {
+  return value.replace(/\\(.)/g, (_match, escaped: string) => (escaped === 'n' ? '\n' : escaped))
+}
+
 /**
  * Checks the text exposition format line by line: HELP and TYPE once per family and before its
  * samples, every sample well formed and belonging to the family above it, no series twice.
+ * Returns what is wrong and the families by name.
  */
-function assertValidExposition(t: Test, text: string): void {
-  t.ok(text.endsWith('\n'), 'ends with a newline')
-  const lines = text.split('\n').slice(0, -1)
-  const families = new Map<string, string>()
-  const series = new Set<string>()
-  let current: { name: string; type: string } | undefined
+function checkExposition(text: string): { problems: string[]; families: Map<string, Family> } {
   const problems: string[] = []
+  if (!text.endsWith('\n')) problems.push('does not end with a newline')
+  const lines = text.split('\n').slice(0, -1)
+  const families = new Map<string, Family>()
+  const series = new Set<string>()
+  let current: { name: string; type: string; help: string } | undefined
   for (const line of lines) {
     if (line === '') continue // the format ignores empty lines
     const help = HELP.exec(line)
     const type = TYPE.exec(line)
     const sample = SAMPLE.exec(line)
     if (help !== null) {
-      const [, name = ''] = help
+      const [, name = '', helpText = ''] = help
       if (families.has(name)) problems.push(`HELP for ${name} again`)
-      current = { name, type: '' }
+      current = { name, type: '', help: helpText }
     } else if (type !== null) {
       const [, name = '', kind = ''] = type
       if (current?.name !== name || current.type !== '') problems.push(`TYPE for ${name} not right after its HELP`)
-      families.set(name, kind)
-      current = { name, type: kind }
+      families.set(name, { type: kind, help: current?.help ?? '' })
+      current = { name, type: kind, help: current?.help ?? '' }
     } else if (sample !== null) {
       const [, name = '', labels = ''] = sample
-      const allowed = current?.type === 'histogram' ? [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`] : [current?.name]
+      const allowed =
+        current?.type === 'histogram'
+          ? [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`]
+          : [current?.name]
       if (!allowed.includes(name)) problems.push(`sample ${name} outside its family`)
       // Prometheus reads labels as a set: the same pairs in another order are the same series.
-      const pairs = [...labels.matchAll(new RegExp(`([a-zA-Z_][a-zA-Z0-9_]*)="(${LABEL_VALUE})"`, 'g'))].map((m) => `${m[1]}=${m[2]}`)
+      const pairs = [...labels.matchAll(LABEL_PAIR)].map((m) => `${m[1]}=${m[2]}`)
       const key = `${name}{${pairs.sort().join(',')}}`
       if (series.has(key)) problems.push(`series ${key} twice`)
       series.add(key)
@@ -47,7 +109,26 @@ function assertValidExposition(t: Test, text: string): void {
       problems.push(`not a valid line: ${JSON.stringify(line.slice(0, 200))}`)
     }
   }
+  return { problems, families }
+}
+
+function assertValidExposition(t: Test, text: string): Map<string, Family> {
+  const { problems, families } = checkExposition(text)
   t.same(problems.slice(0, 10), [], 'valid Prometheus text')
+  return families
+}
+
+/** Every sample of one metric name, its labels unescaped. */
+function samples(text: string, name: string): Sample[] {
+  const found: Sample[] = []
+  for (const line of text.split('\n')) {
+    const match = SAMPLE.exec(line)
+    if (match === null || match[1] !== name) continue
+    const labels: Record<string, string> = {}
+    for (const pair of (match[2] ?? '').matchAll(LABEL_PAIR)) labels[pair[1] ?? ''] = unescapeLabelValue(pair[2] ?? '')
+    found.push({ name, labels, value: Number(match[3]) })
+  }
+  return found
 }
 
 /** The value of one sample line, found by its exact name and label text. */
@@ -56,167 +137,329 @@ function sampleValue(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 
-t.test('an empty registry renders an empty exposition', async (t) => {
-  const text = new Metrics().render()
-  t.equal(text.trim(), '')
-  assertValidExposition(t, text)
-})
-
-t.test('counters add, with HELP and TYPE lines', async (t) => {
-  const metrics = new Metrics()
-  metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: '/v1/events' })
-  metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: '/v1/events' }, 4)
-  metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: '/services/collector' })
-  metrics.inc('qalqan_unlabelled_total', 'No labels.', {}, 2.5)
-  const text = metrics.render()
-  assertValidExposition(t, text)
-  t.equal(
-    text,
-    [
-      '# HELP qalqan_http_requests_total Ingest requests by route.',
-      '# TYPE qalqan_http_requests_total counter',
-      'qalqan_http_requests_total{route="/v1/events"} 5',
-      'qalqan_http_requests_total{route="/services/collector"} 1',
-      '# HELP qalqan_unlabelled_total No labels.',
-      '# TYPE qalqan_unlabelled_total counter',
-      'qalqan_unlabelled_total 2.5',
-      '',
-    ].join('\n'),
+t.test('the validator finds what Prometheus would refuse', async (t) => {
+  const family = '# HELP qalqan_x_total X.\n# TYPE qalqan_x_total counter\n'
+  t.same(
+    checkExposition(`${family}qalqan_x_total{a="1"} 2\nqalqan_x_total{a="2"} Nan\n`).problems,
+    [],
+    'a valid text passes',
   )
+  const broken: Record<string, string> = {
+    'no final newline': `${family}qalqan_x_total 1`,
+    'an unescaped quote': `${family}qalqan_x_total{sensor="a"b"} 1\n`,
+    'a raw newline in a value': `${family}qalqan_x_total{sensor="a\nb"} 1\n`,
+    'a lone backslash': `${family}qalqan_x_total{sensor="a\\b"} 1\n`,
+    'a series twice': `${family}qalqan_x_total{a="1",b="2"} 1\nqalqan_x_total{b="2",a="1"} 1\n`,
+    'a sample of another family': `${family}qalqan_y_total 1\n`,
+    'TYPE without HELP': '# TYPE qalqan_x_total counter\nqalqan_x_total 1\n',
+    'HELP twice': `${family}${family}`,
+    'a value that is no number': `${family}qalqan_x_total one\n`,
+  }
+  for (const [what, text] of Object.entries(broken)) t.not(checkExposition(text).problems.length, 0, what)
 })
 
-t.test('gauges are set, not added', async (t) => {
+t.test('a fresh Metrics renders every catalogue family and the Node.js runtime metrics', async (t) => {
   const metrics = new Metrics()
-  const help = 'When each sensor last sent events (Unix time).'
-  metrics.set('qalqan_sensor_last_seen_seconds', help, { sensor: 'astana-ids-01' }, 1_740_816_930)
-  metrics.set('qalqan_sensor_last_seen_seconds', help, { sensor: 'astana-ids-01' }, 1_740_816_990)
-  metrics.set('qalqan_sensor_last_seen_seconds', help, { sensor: 'almaty-hp-02' }, 0)
-  const text = metrics.render()
-  assertValidExposition(t, text)
-  t.match(text, '# TYPE qalqan_sensor_last_seen_seconds gauge\n')
-  t.equal(sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="astana-ids-01"}'), 1_740_816_990)
-  t.equal(sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="almaty-hp-02"}'), 0, 'a gauge at zero is still rendered')
-  metrics.set('qalqan_sensor_last_seen_seconds', help, { sensor: 'astana-ids-01' }, -1)
-  t.equal(sampleValue(metrics.render(), 'qalqan_sensor_last_seen_seconds{sensor="astana-ids-01"}'), -1, 'and may go down')
+  t.equal(metrics.contentType, 'text/plain; version=0.0.4; charset=utf-8')
+  const text = await metrics.render()
+  const families = assertValidExposition(t, text)
+
+  t.same([...METRIC_NAMES].sort(), Object.keys(CATALOGUE_TYPES).sort(), 'METRIC_NAMES lists the catalogue')
+  for (const name of METRIC_NAMES) {
+    t.equal(families.get(name)?.type, CATALOGUE_TYPES[name], `${name} has HELP and TYPE ${CATALOGUE_TYPES[name]}`)
+    t.ok((families.get(name)?.help.length ?? 0) > 0, `${name} has a help text`)
+  }
+  t.equal(sampleValue(text, 'qalqan_clickhouse_rows_total'), 0, 'an unlabelled counter starts at zero')
+  t.equal(sampleValue(text, 'qalqan_kafka_pending_events'), 0, 'an unlabelled gauge starts at zero')
+  t.equal(sampleValue(text, 'qalqan_kafka_produce_seconds_count'), 0)
+  t.equal(sampleValue(text, 'qalqan_kafka_produce_seconds_bucket{le="+Inf"}'), 0)
+  t.same(samples(text, 'qalqan_events_received_total'), [], 'a labelled family has no series before its first count')
+  t.same(samples(text, 'qalqan_sensor_last_seen_seconds'), [])
+
+  const runtime: Record<string, string> = {
+    nodejs_eventloop_lag_seconds: 'gauge',
+    nodejs_heap_size_used_bytes: 'gauge',
+    nodejs_heap_size_total_bytes: 'gauge',
+    nodejs_gc_duration_seconds: 'histogram',
+    nodejs_version_info: 'gauge',
+    process_cpu_seconds_total: 'counter',
+    process_resident_memory_bytes: 'gauge',
+    process_start_time_seconds: 'gauge',
+  }
+  for (const [name, type] of Object.entries(runtime)) t.equal(families.get(name)?.type, type, `${name} is a ${type}`)
+  t.ok((sampleValue(text, 'nodejs_heap_size_used_bytes') ?? 0) > 0, 'the heap in use is measured')
+  t.ok((sampleValue(text, 'process_resident_memory_bytes') ?? 0) > 0, 'the RSS is measured')
+  t.ok((sampleValue(text, 'process_cpu_seconds_total') ?? -1) >= 0, 'the CPU time is measured')
+  t.ok((sampleValue(text, 'nodejs_eventloop_lag_seconds') ?? -1) >= 0, 'the event loop lag is measured')
+  const version = samples(text, 'nodejs_version_info')
+  t.equal(version.length, 1)
+  t.equal(version[0]?.labels.version, process.version)
+  t.equal(version[0]?.value, 1)
 })
 
-t.test('label values escape quotes, backslashes and newlines', async (t) => {
-  const metrics = new Metrics()
-  metrics.inc('qalqan_test_total', 'Escaping.', { route: 'a"b' })
-  metrics.inc('qalqan_test_total', 'Escaping.', { route: 'C:\\path\\' })
-  metrics.inc('qalqan_test_total', 'Escaping.', { route: 'line1\nline2' })
-  metrics.inc('qalqan_test_total', 'Escaping.', { route: '\\"\n' })
-  metrics.inc('qalqan_test_total', 'Escaping.', { route: 'Қазақстан 🛡️ {x="y"}' })
-  const text = metrics.render()
-  assertValidExposition(t, text)
-  t.match(text, 'qalqan_test_total{route="a\\"b"} 1\n')
-  t.match(text, 'qalqan_test_total{route="C:\\\\path\\\\"} 1\n')
-  t.match(text, 'qalqan_test_total{route="line1\\nline2"} 1\n')
-  t.match(text, 'qalqan_test_total{route="\\\\\\"\\n"} 1\n', 'a backslash before a quote is escaped on its own')
-  t.match(text, 'qalqan_test_total{route="Қазақстан 🛡️ {x=\\"y\\"}"} 1\n', 'UTF-8 is kept as it is')
-  t.equal(text.split('\n').length, 2 + 5 + 1, 'no label value adds a line')
-})
-
-t.test('a label value cannot forge another series or label', async (t) => {
-  const metrics = new Metrics()
-  metrics.inc('qalqan_test_total', 'Forgery.', { sensor: 'x"} 1000\nqalqan_test_total{sensor="y' })
-  metrics.inc('qalqan_test_total', 'Forgery.', { sensor: 'x",admin="true' })
-  const text = metrics.render()
-  assertValidExposition(t, text)
-  t.equal(text.split('\n').filter((line) => line.startsWith('qalqan_test_total')).length, 2)
-  t.notMatch(text, /^qalqan_test_total\{sensor="y"/m)
-})
-
-t.test('histograms: cumulative buckets, +Inf, _sum and _count', async (t) => {
-  const metrics = new Metrics()
-  const help = 'Seconds a request took.'
-  for (const seconds of [0.0005, 0.003, 0.003, 0.2, 1, 7, 30]) metrics.observe('qalqan_request_seconds', help, { route: '/v1/events' }, seconds)
-  metrics.observe('qalqan_request_seconds', help, { route: '/services/collector' }, 0.01)
-  const text = metrics.render()
-  assertValidExposition(t, text)
-  t.match(text, '# TYPE qalqan_request_seconds histogram\n')
-  const bucket = (le: string) => sampleValue(text, `qalqan_request_seconds_bucket{route="/v1/events",le="${le}"}`)
-  t.equal(bucket('0.001'), 1)
-  t.equal(bucket('0.0025'), 1)
-  t.equal(bucket('0.005'), 3)
-  t.equal(bucket('0.25'), 4)
-  t.equal(bucket('1'), 5, 'a value on a bound is in that bucket (le is less or equal)')
-  t.equal(bucket('5'), 5)
-  t.equal(bucket('10'), 6)
-  t.equal(bucket('+Inf'), 7, 'every observation is under +Inf')
-  t.equal(sampleValue(text, 'qalqan_request_seconds_count{route="/v1/events"}'), 7)
-  t.equal(sampleValue(text, 'qalqan_request_seconds_sum{route="/v1/events"}'), 0.0005 + 0.003 + 0.003 + 0.2 + 1 + 7 + 30)
-  t.equal(sampleValue(text, 'qalqan_request_seconds_bucket{route="/services/collector",le="0.005"}'), 0)
-  t.equal(sampleValue(text, 'qalqan_request_seconds_bucket{route="/services/collector",le="0.01"}'), 1)
-
-  const bounds = text
-    .split('\n')
-    .filter((line) => line.startsWith('qalqan_request_seconds_bucket{route="/v1/events"'))
-    .map((line) => {
-      const match = /le="([^"]+)"\} (\d+)$/.exec(line)
-      return { le: match?.[1] === '+Inf' ? Infinity : Number(match?.[1]), count: Number(match?.[2]) }
-    })
-  t.equal(bounds.at(-1)?.le, Infinity, '+Inf is the last bucket')
-  t.ok(bounds.every((b, i) => i === 0 || (b.le > (bounds[i - 1]?.le ?? 0) && b.count >= (bounds[i - 1]?.count ?? 0))), 'bounds rise and counts never fall')
-})
-
-t.test('stage() counts received, sent and discarded under the stage label', async (t) => {
+t.test('stage() sums received, sent and discarded under the stage label', async (t) => {
   const metrics = new Metrics()
   metrics.stage('decode', { received: 10, sent: 7, discarded: 2, discardReason: 'not_an_attack' })
   metrics.stage('decode', { received: 5, sent: 5 })
-  metrics.stage('enrich', { received: 3, sent: 3, discarded: 1 })
-  metrics.stage('idle', { received: 0, sent: 0, discarded: 0 })
-  const text = metrics.render()
+  metrics.stage('decode', { discarded: 4, discardReason: 'not_an_attack' })
+  metrics.stage('store', { received: 3, sent: 2 })
+  metrics.stage('store', { discarded: 1, discardReason: 'duplicate_event_id' })
+  metrics.stage('store', { discarded: 6 })
+  metrics.stage('kafka', { received: 0, sent: 0, discarded: 0 })
+  const text = await metrics.render()
   assertValidExposition(t, text)
   t.equal(sampleValue(text, 'qalqan_events_received_total{stage="decode"}'), 15)
   t.equal(sampleValue(text, 'qalqan_events_sent_total{stage="decode"}'), 12)
-  t.equal(sampleValue(text, 'qalqan_events_discarded_total{stage="decode",reason="not_an_attack"}'), 2)
-  t.equal(sampleValue(text, 'qalqan_events_received_total{stage="enrich"}'), 3)
-  t.equal(sampleValue(text, 'qalqan_events_discarded_total{stage="enrich",reason="unknown"}'), 1, 'a discard without a reason is labelled unknown')
-  t.notMatch(text, 'stage="idle"', 'zero counts make no series')
-  for (const name of ['qalqan_events_received_total', 'qalqan_events_sent_total', 'qalqan_events_discarded_total']) {
-    t.match(text, `# TYPE ${name} counter\n`)
-  }
+  t.equal(sampleValue(text, 'qalqan_events_discarded_total{stage="decode",reason="not_an_attack"}'), 6)
+  t.equal(sampleValue(text, 'qalqan_events_received_total{stage="store"}'), 3)
+  t.equal(sampleValue(text, 'qalqan_events_sent_total{stage="store"}'), 2)
+  t.equal(sampleValue(text, 'qalqan_events_discarded_total{stage="store",reason="duplicate_event_id"}'), 1)
+  t.equal(
+    sampleValue(text, 'qalqan_events_discarded_total{stage="store",reason="unknown"}'),
+    6,
+    'a discard without a reason is labelled unknown',
+  )
+  t.notMatch(text, 'stage="kafka"', 'zero counts make no series')
+  t.notMatch(text, 'stage="http"', 'a stage never counted makes no series')
+  t.equal(
+    samples(text, 'qalqan_events_received_total').reduce((sum, s) => sum + s.value, 0),
+    18,
+    'nothing else was received',
+  )
+  t.equal(samples(text, 'qalqan_events_discarded_total').length, 3)
 })
 
 t.test('error() counts by stage and a bounded error type', async (t) => {
   const metrics = new Metrics()
   metrics.error('http', 'rate_limited')
+  metrics.error('http', 'rate_limited')
   metrics.error('decode', 'invalid_event', 3)
   metrics.error('decode', 'invalid_event', 2)
-  const text = metrics.render()
+  metrics.error('kafka', 'invalid_event')
+  const text = await metrics.render()
   assertValidExposition(t, text)
-  t.match(text, '# TYPE qalqan_errors_total counter\n')
-  t.equal(sampleValue(text, 'qalqan_errors_total{stage="http",error_type="rate_limited"}'), 1)
+  t.equal(sampleValue(text, 'qalqan_errors_total{stage="http",error_type="rate_limited"}'), 2)
   t.equal(sampleValue(text, 'qalqan_errors_total{stage="decode",error_type="invalid_event"}'), 5)
+  t.equal(
+    sampleValue(text, 'qalqan_errors_total{stage="kafka",error_type="invalid_event"}'),
+    1,
+    'the same type in another stage is its own series',
+  )
+  t.equal(samples(text, 'qalqan_errors_total').length, 3)
 })
 
-t.test('the same labels in another order are the same series', async (t) => {
+t.test('requests, retries, lag and pending events have exact values', async (t) => {
   const metrics = new Metrics()
-  metrics.inc('qalqan_test_total', 'Order.', { stage: 'decode', reason: 'x' })
-  metrics.inc('qalqan_test_total', 'Order.', { reason: 'x', stage: 'decode' })
-  const text = metrics.render()
+  metrics.httpRequest('/v1/events')
+  metrics.httpRequest('/v1/events')
+  metrics.httpRequest('/services/collector/event')
+  metrics.workerRetry('events')
+  metrics.workerRetry('events')
+  metrics.workerRetry('rejected')
+  metrics.workerLag('qalqan.events.v1', 0, 120)
+  metrics.workerLag('qalqan.events.v1', 0, 40)
+  metrics.workerLag('qalqan.events.v1', 11, 7)
+  metrics.kafkaPending(500)
+  metrics.kafkaPending(3)
+  const text = await metrics.render()
   assertValidExposition(t, text)
-  t.equal(text.split('\n').filter((line) => line.startsWith('qalqan_test_total{')).length, 1)
+  t.equal(sampleValue(text, 'qalqan_http_requests_total{route="/v1/events"}'), 2)
+  t.equal(sampleValue(text, 'qalqan_http_requests_total{route="/services/collector/event"}'), 1)
+  t.equal(sampleValue(text, 'qalqan_worker_retries_total{what="events"}'), 2)
+  t.equal(sampleValue(text, 'qalqan_worker_retries_total{what="rejected"}'), 1)
+  t.equal(
+    sampleValue(text, 'qalqan_worker_lag_events{topic="qalqan.events.v1",partition="0"}'),
+    40,
+    'a gauge is set, not added',
+  )
+  t.equal(sampleValue(text, 'qalqan_worker_lag_events{topic="qalqan.events.v1",partition="11"}'), 7)
+  t.equal(sampleValue(text, 'qalqan_kafka_pending_events'), 3, 'and may go down')
 })
 
-t.test('at most 10,000 series per family: hostile label values cannot grow memory', async (t) => {
+t.test('hostile sensor ids are escaped and cannot forge a series or a label', async (t) => {
   const metrics = new Metrics()
-  metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: 'first' })
-  for (let i = 0; i < 50_000; i++) metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: `/hostile/${i}` })
-  metrics.inc('qalqan_http_requests_total', 'Ingest requests by route.', { route: 'first' }, 9)
-  metrics.inc('qalqan_other_total', 'Another family.', { route: 'kept' })
-  for (let i = 0; i < 20_000; i++) metrics.observe('qalqan_request_seconds', 'Seconds.', { route: `/hostile/${i}` }, 0.1)
-  const text = metrics.render()
-  const lines = text.split('\n')
-  t.equal(lines.filter((line) => line.startsWith('qalqan_http_requests_total{')).length, 10_000)
-  t.equal(sampleValue(text, 'qalqan_http_requests_total{route="first"}'), 10, 'a series made before the cap still counts')
-  t.equal(sampleValue(text, 'qalqan_http_requests_total{route="/hostile/9998"}'), 1)
-  t.equal(sampleValue(text, 'qalqan_http_requests_total{route="/hostile/9999"}'), undefined, 'series past the cap are not made')
-  t.equal(sampleValue(text, 'qalqan_other_total{route="kept"}'), 1, 'the cap is per family')
-  t.equal(lines.filter((line) => line.startsWith('qalqan_request_seconds_count{')).length, 10_000, 'histograms are capped too')
-  const internals = metrics as unknown as { families: Map<string, { series: Map<string, unknown> }> }
-  t.equal(internals.families.get('qalqan_http_requests_total')?.series.size, 10_000, 'nothing past the cap is held')
-  t.equal(internals.families.get('qalqan_request_seconds')?.series.size, 10_000)
+  const at = new Date('2025-03-01T08:15:30.900Z')
+  const hostile = [
+    'a"b',
+    'C:\\path\\',
+    'line1\nline2',
+    '\\"\n',
+    'Қазақстан 🛡️ {x="y"}',
+    'x"} 1000\nqalqan_sensor_last_seen_seconds{sensor="forged',
+    'x",admin="true',
+    '',
+  ]
+  for (const id of hostile) metrics.sensorSeen(id, at)
+  const text = await metrics.render()
   assertValidExposition(t, text)
+  const seconds = Math.floor(at.getTime() / 1000)
+  t.match(text, `qalqan_sensor_last_seen_seconds{sensor="a\\"b"} ${seconds}\n`)
+  t.match(text, `qalqan_sensor_last_seen_seconds{sensor="C:\\\\path\\\\"} ${seconds}\n`)
+  t.match(text, `qalqan_sensor_last_seen_seconds{sensor="line1\\nline2"} ${seconds}\n`)
+  t.match(
+    text,
+    `qalqan_sensor_last_seen_seconds{sensor="\\\\\\"\\n"} ${seconds}\n`,
+    'a backslash before a quote is escaped on its own',
+  )
+  t.match(
+    text,
+    `qalqan_sensor_last_seen_seconds{sensor="Қазақстан 🛡️ {x=\\"y\\"}"} ${seconds}\n`,
+    'UTF-8 is kept as it is',
+  )
+  const lines = text.split('\n').filter((line) => line.startsWith('qalqan_sensor_last_seen_seconds{'))
+  t.equal(lines.length, hostile.length, 'one line per sensor: no value adds a line')
+  t.notMatch(text, /^qalqan_sensor_last_seen_seconds\{sensor="forged"/m, 'no forged series')
+  const read = samples(text, 'qalqan_sensor_last_seen_seconds')
+  t.same(
+    read.map((s) => Object.keys(s.labels)),
+    hostile.map(() => ['sensor']),
+    'no forged label',
+  )
+  t.same(read.map((s) => s.labels.sensor).sort(), [...hostile].sort(), 'every id reads back as it was')
+  t.ok(
+    read.every((s) => s.value === seconds),
+    'whole seconds since the epoch',
+  )
+})
+
+t.test('sensorSeen keeps at most 10,000 distinct sensors', async (t) => {
+  const metrics = new Metrics()
+  const first = new Date('2025-03-01T00:00:00Z')
+  const later = new Date('2025-03-01T01:00:00Z')
+  for (let i = 0; i < 10_000; i++) metrics.sensorSeen(`sensor-${i}`, first)
+  metrics.sensorSeen('sensor-10000', later)
+  metrics.sensorSeen('sensor-0', later)
+  metrics.sensorSeen('sensor-10001', later)
+  const text = await metrics.render()
+  assertValidExposition(t, text)
+  t.equal(text.split('\n').filter((line) => line.startsWith('qalqan_sensor_last_seen_seconds{')).length, 10_000)
+  t.equal(
+    sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="sensor-10000"}'),
+    undefined,
+    'the 10,001st sensor is not added',
+  )
+  t.equal(sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="sensor-10001"}'), undefined)
+  t.equal(
+    sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="sensor-0"}'),
+    later.getTime() / 1000,
+    'a known sensor is still updated',
+  )
+  t.equal(sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="sensor-9999"}'), first.getTime() / 1000)
+})
+
+t.test('histograms: cumulative buckets, +Inf, _sum and _count', async (t) => {
+  const metrics = new Metrics()
+  const produced = [0.0005, 0.003, 0.003, 0.2, 1, 7, 30]
+  for (const seconds of produced) metrics.kafkaProduced(seconds)
+  metrics.clickhouseInserted(100, 0.02)
+  metrics.clickhouseInserted(250, 0.5)
+  metrics.clickhouseInserted(1, 0.0001)
+  const text = await metrics.render()
+  assertValidExposition(t, text)
+
+  const bucket = (name: string, le: string) => sampleValue(text, `${name}_bucket{le="${le}"}`)
+  const kafka = 'qalqan_kafka_produce_seconds'
+  t.equal(bucket(kafka, '0.001'), 1)
+  t.equal(bucket(kafka, '0.0025'), 1)
+  t.equal(bucket(kafka, '0.005'), 3)
+  t.equal(bucket(kafka, '0.1'), 3)
+  t.equal(bucket(kafka, '0.25'), 4)
+  t.equal(bucket(kafka, '1'), 5, 'a value on a bound is in that bucket (le is less or equal)')
+  t.equal(bucket(kafka, '5'), 5)
+  t.equal(bucket(kafka, '10'), 6)
+  t.equal(bucket(kafka, '+Inf'), 7, 'every observation is under +Inf')
+  t.equal(sampleValue(text, `${kafka}_count`), 7)
+  t.equal(
+    sampleValue(text, `${kafka}_sum`),
+    produced.reduce((sum, s) => sum + s, 0),
+  )
+
+  const insert = 'qalqan_clickhouse_insert_seconds'
+  t.equal(bucket(insert, '0.001'), 1)
+  t.equal(bucket(insert, '0.01'), 1)
+  t.equal(bucket(insert, '0.025'), 2)
+  t.equal(bucket(insert, '0.25'), 2)
+  t.equal(bucket(insert, '0.5'), 3)
+  t.equal(bucket(insert, '+Inf'), 3)
+  t.equal(sampleValue(text, `${insert}_count`), 3)
+  t.equal(sampleValue(text, `${insert}_sum`), 0.02 + 0.5 + 0.0001)
+  t.equal(sampleValue(text, 'qalqan_clickhouse_rows_total'), 351, 'the rows of every insert')
+
+  for (const name of [kafka, insert]) {
+    const bounds = samples(text, `${name}_bucket`).map((s) => ({ le: s.labels.le ?? '', count: s.value }))
+    t.same(
+      bounds.map((b) => b.le),
+      BUCKETS,
+      `${name} has the catalogue's buckets, +Inf last`,
+    )
+    t.ok(
+      bounds.every((b, i) => i === 0 || b.count >= (bounds[i - 1]?.count ?? 0)),
+      `${name}: counts never fall`,
+    )
+  }
+})
+
+t.test('two Metrics in one process are independent', async (t) => {
+  const one = new Metrics()
+  const two = new Metrics()
+  t.not(one.registry, two.registry, 'a registry each')
+  one.stage('decode', { received: 3 })
+  one.error('http', 'rate_limited')
+  one.sensorSeen('only-on-one', new Date(0))
+  one.kafkaProduced(0.003)
+  two.stage('decode', { received: 5 })
+  two.kafkaPending(9)
+  const [textOne, textTwo] = await Promise.all([one.render(), two.render()])
+  assertValidExposition(t, textOne)
+  assertValidExposition(t, textTwo)
+  t.equal(sampleValue(textOne, 'qalqan_events_received_total{stage="decode"}'), 3)
+  t.equal(sampleValue(textTwo, 'qalqan_events_received_total{stage="decode"}'), 5)
+  t.equal(sampleValue(textTwo, 'qalqan_errors_total{stage="http",error_type="rate_limited"}'), undefined)
+  t.notMatch(textTwo, 'only-on-one')
+  t.equal(sampleValue(textTwo, 'qalqan_kafka_produce_seconds_count'), 0)
+  t.equal(sampleValue(textOne, 'qalqan_kafka_pending_events'), 0)
+  t.equal(sampleValue(textTwo, 'qalqan_kafka_pending_events'), 9)
+  for (const text of [textOne, textTwo])
+    t.match(text, '# TYPE nodejs_heap_size_used_bytes gauge\n', 'both have the runtime metrics')
+  t.equal(
+    register.getSingleMetric('qalqan_events_received_total'),
+    undefined,
+    "nothing lands in prom-client's global registry",
+  )
+})
+
+t.test('GET /metrics serves the rendered exposition', async (t) => {
+  const metrics = new Metrics()
+  metrics.stage('http', { received: 4, sent: 4 })
+  const app = createServer(createLogger('silent'), 'test', { maxBodyBytes: 1024 })
+  serveMetrics(app, metrics)
+  t.teardown(() => app.close())
+  const response = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['content-type'], metrics.contentType)
+  assertValidExposition(t, response.body)
+  t.equal(sampleValue(response.body, 'qalqan_events_sent_total{stage="http"}'), 4)
+  t.match(response.body, '# TYPE nodejs_eventloop_lag_seconds gauge\n')
+})
+
+t.test('the docs name every catalogue metric, and no metric that does not exist', async (t) => {
+  const operations = readFileSync(join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8')
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8')
+  for (const name of METRIC_NAMES) {
+    t.ok(operations.includes(`\`${name}\``) || readme.includes(`\`${name}\``), `${name} is documented`)
+  }
+  const docs = [
+    readme,
+    ...readdirSync(join(PROJECT_ROOT, 'docs'))
+      .filter((file) => file.endsWith('.md'))
+      .map((file) => readFileSync(join(PROJECT_ROOT, 'docs', file), 'utf8')),
+  ]
+  const named = new Set(docs.flatMap((doc) => doc.match(/\bqalqan_[a-z0-9_]+/g) ?? []))
+  t.ok(named.size > 0, 'the docs name metrics')
+  const known = new Set<string>(METRIC_NAMES)
+  for (const name of METRIC_NAMES) {
+    if (CATALOGUE_TYPES[name] === 'histogram')
+      for (const suffix of ['_bucket', '_sum', '_count']) known.add(`${name}${suffix}`)
+  }
+  for (const name of named) t.ok(known.has(name), `${name} in the docs is a metric`)
 })
