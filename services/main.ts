@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { QalqanError } from './errors.js'
 import { createLogger } from './logger.js'
 import { hashToken } from './http/tokens.js'
-import { ROLES, startRoles } from './roles.js'
+import { ROLES, type Running, startRoles } from './roles.js'
 
 const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
        qalqan token        print a new random token and the SHA-256 to put in the token registry
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel)
-  let running
+  let running: Running
   try {
     running = await startRoles(config, logger)
   } catch (err) {

@@ -113,7 +113,10 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       closers.push(() => started.close())
       urls[role] = started.url
     }
-    return { urls, reload: () => registries.forEach((registry) => registry.reload()), close }
+    const reload = () => {
+      for (const registry of registries) registry.reload()
+    }
+    return { urls, reload, close }
   } catch (err) {
     await close()
     throw err

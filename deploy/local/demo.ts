@@ -22,7 +22,10 @@ const ATTACKS = [
 ]
 
 let seed = 2026
-const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n
+const random = (n: number) => {
+  seed = (seed * 48271) % 2147483647
+  return seed % n
+}
 
 async function main(): Promise<void> {
   const now = Date.now()

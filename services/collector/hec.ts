@@ -96,34 +96,60 @@ interface Envelopes {
 }
 
 /** Splits concatenated (or newline-separated) JSON envelopes and decodes each one's `event`. */
-export function decodeEnvelopes(body: string, limits: DecodeLimits & { maxEvents: number }, defaultSourcetype: string): Envelopes {
-  const { maxEvents, maxDepth } = limits
-  const records: DecodedRecord[] = []
-  let firstProblem: Envelopes['firstProblem']
-  const problem = (index: number, code: number, text: string, reason: string, raw: string) => {
-    firstProblem ??= { text, code, 'invalid-event-number': index }
-    records.push({ index, decoded: { kind: 'invalid', reason }, raw: () => raw.slice(0, 65_536) })
-  }
+export function decodeEnvelopes(
+  body: string,
+  limits: DecodeLimits & { maxEvents: number },
+  defaultSourcetype: string,
+): Envelopes {
   const slices = splitObjects(body)
   if (slices.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body holds no HEC events')
-  if (slices.length > maxEvents) throw tooManyEvents(maxEvents)
-  slices.forEach(({ text: slice, object }, index) => {
-    const invalid = (code: number, text: string, reason: string) => problem(index, code, text, reason, slice)
-    if (!object) return invalid(6, 'Invalid data format', 'not a JSON object: HEC events are JSON objects, one after another')
-    // The envelope is one level above its event.
-    const json = parseJson(slice, maxDepth + 1)
-    if (!json.ok) return invalid(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(maxDepth) : json.reason)
-    const envelope = json.value
-    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) return invalid(6, 'Invalid data format', 'not a JSON object')
-    const { event, sourcetype, time } = envelope as Record<string, unknown>
-    if (event === undefined || event === null) return invalid(12, 'Event field is required', 'the envelope has no "event"')
-    if (typeof event === 'string' && event.trim() === '') return invalid(13, 'Event field cannot be blank', 'the envelope\'s "event" is blank')
-    const format = formatOfSourcetype(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
-    const decoded =
-      format === 'canonical' ? canonicalFromEnvelope(event, time, limits) : FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), limits)
-    records.push({ index, decoded, raw: () => slice })
-  })
+  if (slices.length > limits.maxEvents) throw tooManyEvents(limits.maxEvents)
+  const records: DecodedRecord[] = []
+  let firstProblem: Envelopes['firstProblem']
+  for (const [index, slice] of slices.entries()) {
+    const decoded = decodeEnvelope(slice, limits, defaultSourcetype)
+    if ('code' in decoded) {
+      firstProblem ??= { text: decoded.text, code: decoded.code, 'invalid-event-number': index }
+      const raw = slice.text.slice(0, 65_536)
+      records.push({ index, decoded: { kind: 'invalid', reason: decoded.reason }, raw: () => raw })
+    } else {
+      records.push({ index, decoded, raw: () => slice.text })
+    }
+  }
   return { records, firstProblem }
+}
+
+/** HEC's answer for an envelope that is not an event at all. */
+interface EnvelopeProblem {
+  code: number
+  text: string
+  reason: string
+}
+
+function decodeEnvelope(
+  slice: { text: string; object: boolean },
+  limits: DecodeLimits,
+  defaultSourcetype: string,
+): Decoded | EnvelopeProblem {
+  const problem = (code: number, text: string, reason: string) => ({ code, text, reason })
+  if (!slice.object) {
+    return problem(6, 'Invalid data format', 'not a JSON object: HEC events are JSON objects, one after another')
+  }
+  // The envelope is one level above its event.
+  const json = parseJson(slice.text, limits.maxDepth + 1)
+  if (!json.ok) return problem(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(limits.maxDepth) : json.reason)
+  const envelope = json.value
+  if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
+    return problem(6, 'Invalid data format', 'not a JSON object')
+  }
+  const { event, sourcetype, time } = envelope as Record<string, unknown>
+  if (event === undefined || event === null) return problem(12, 'Event field is required', 'the envelope has no "event"')
+  if (typeof event === 'string' && event.trim() === '') {
+    return problem(13, 'Event field cannot be blank', 'the envelope\'s "event" is blank')
+  }
+  const format = formatOfSourcetype(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
+  if (format === 'canonical') return canonicalFromEnvelope(event, time, limits)
+  return FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), limits)
 }
 
 /**

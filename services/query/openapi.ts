@@ -94,7 +94,7 @@ export function docsPage(): string {
   const doc = openApiDocument() as {
     paths: Record<string, { get: { summary: string; description: string; parameters: { name: string; required: boolean; description?: string; example?: unknown; schema: Record<string, unknown> }[] } }>
   }
-  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+  const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
   const sections = Object.entries(doc.paths)
     .map(([path, { get }]) => {
       const rows = get.parameters
@@ -102,10 +102,10 @@ export function docsPage(): string {
           const allowed = Array.isArray(p.schema['enum']) ? `one of ${(p.schema['enum'] as unknown[]).join(', ')}` : ''
           const example = p.example === undefined ? '' : `e.g. ${String(p.example)}`
           const meaning = [p.description, allowed, example].filter(Boolean).join('; ')
-          return `<tr><td><code>${escape(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${escape(meaning)}</td></tr>`
+          return `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${escapeHtml(meaning)}</td></tr>`
         })
         .join('')
-      return `<section><h2>GET ${escape(path)}</h2><p>${escape(get.summary)}</p><pre>${escape(get.description)}</pre><table><tr><th>parameter</th><th>meaning</th></tr>${rows}</table></section>`
+      return `<section><h2>GET ${escapeHtml(path)}</h2><p>${escapeHtml(get.summary)}</p><pre>${escapeHtml(get.description)}</pre><table><tr><th>parameter</th><th>meaning</th></tr>${rows}</table></section>`
     })
     .join('\n')
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Qalqan query API</title>

@@ -44,8 +44,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
       )
       for (const id of recent) if (!ids.has(id)) ids.add(id)
       state = { ids, nextOffset: BigInt(range.firstOffset) }
-      partitions.set(key, state)
     }
+    // The ids are remembered before they are stored: until they are, a failure must not leave them
+    // behind, or Kafka's next try of this batch would drop every event in it as a copy.
+    partitions.delete(key)
 
     const events: OffsetEvent[] = []
     const rejected: RejectedRecord[] = []
@@ -87,6 +89,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
       deps.logger.warn({ partition: batch.partition, rejected: rejected.length }, 'events sent to the rejected topic')
     }
     state.nextOffset = last + 1n
+    partitions.set(key, state)
     return range.lastOffset
   }
 }

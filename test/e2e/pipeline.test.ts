@@ -31,7 +31,10 @@ t.test('events posted to the collector come back from the query API as exact per
 
   const expected = new Map<string, number>()
   let seed = 7
-  const random = (n: number) => ((seed = (seed * 48271) % 2147483647) % n)
+  const random = (n: number) => {
+    seed = (seed * 48271) % 2147483647
+    return seed % n
+  }
   const base = Date.parse('2025-03-01T00:00:00Z')
   for (const token of Object.keys(SENSORS) as (keyof typeof SENSORS)[]) {
     for (let request = 0; request < 3; request++) {

@@ -48,7 +48,10 @@ t.test('workers killed with SIGKILL at random moments while events stream in: th
   const events = makeEvents(30_000, 97, Date.parse('2025-07-01T00:00:00Z'), 30)
   const streaming = produceEvents(config.kafka.topics.events, events, { batch: 500, pauseMs: 60 })
   let seed = 3
-  const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n
+  const random = (n: number) => {
+    seed = (seed * 48271) % 2147483647
+    return seed % n
+  }
   for (let kill = 0; kill < 4; kill++) {
     const worker = spawnWorker()
     await sleep(1500 + random(4000))

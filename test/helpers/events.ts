@@ -15,7 +15,10 @@ const COUNTRIES = ['', 'CN', 'RU', 'US', 'KZ'] as const
 /** A seeded stream of canonical events, as the collector writes them, over `minutes` minutes from `start`. */
 export function makeEvents(count: number, seed: number, start = Date.parse('2025-03-01T00:00:00Z'), minutes = 10): CanonicalEvent[] {
   let state = seed
-  const random = (n: number) => (state = (state * 48271) % 2147483647) % n
+  const random = (n: number) => {
+    state = (state * 48271) % 2147483647
+    return state % n
+  }
   return Array.from({ length: count }, () => {
     const [sector, region, org] = PLACES[random(PLACES.length)] ?? PLACES[0]
     const occurred = start + random(minutes * 60_000)

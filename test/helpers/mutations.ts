@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { SensorEvent } from '../../schemas/event.js'
-import type { Decoder } from '../../services/collector/decode/decoded.js'
+import type { Decoded, Decoder } from '../../services/collector/decode/decoded.js'
 
 /** Characters that break JSON records in interesting ways. */
 export const JSON_JUNK = ['"', '{', '}', '[', ']', ',', ':', '\\', '0', '-', 'e', ' ', 'null', '1e999', '"__proto__"', '\u0000', '😀']
@@ -19,7 +19,7 @@ export function checkMutations(t: Test, decode: Decoder, lines: readonly string[
     const line = lines[random(lines.length)] ?? ''
     const at = random(line.length + 1)
     const mutated = random(2) === 0 ? line.slice(0, at) : line.slice(0, at) + (junk[random(junk.length)] ?? '') + line.slice(at + random(4))
-    let decoded
+    let decoded: Decoded
     try {
       decoded = decode(mutated, { maxDepth: 32 })
     } catch (err) {

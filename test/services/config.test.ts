@@ -193,7 +193,7 @@ t.test('QALQAN_CONFIG_FILE: unknown key, malformed JSON, an array, a nested valu
 
   t.match(
     problems(t, { QALQAN_CONFIG_FILE: array, ...REGISTRY, QALQAN_COLLECTOR_PORT: 'abc' }),
-    /must hold one JSON object[^]*QALQAN_COLLECTOR_PORT="abc"/,
+    /must hold one JSON object[\s\S]*QALQAN_COLLECTOR_PORT="abc"/,
     'a bad file does not hide the problems of the environment',
   )
 })

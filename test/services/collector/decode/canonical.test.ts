@@ -140,7 +140,7 @@ t.test('deep nesting is refused before it is parsed, without crashing', async (t
   t.equal(err instanceof QalqanError && err.status, 400)
   for (const format of ['json', 'ndjson'] as const) {
     tooDeep(t, deep(10_000), format)
-    tooDeep(t, '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000), format)
+    tooDeep(t, `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`, format)
     tooDeep(t, '['.repeat(1_000_000), format)
   }
   t.match(refusal(t, 'QLQ_ERR_INVALID_JSON', '['.repeat(32), 'json'), 'not valid JSON', 'unclosed but within the limit')

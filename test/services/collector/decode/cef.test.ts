@@ -64,14 +64,14 @@ t.test('every line of the fixture', async (t) => {
   ]
   const lines = fixture('cef.log')
   t.equal(lines.length, expected.length, 'one expectation per line')
-  lines.forEach((line, i) => t.has(eventOf(t, decodeCef(line)), expected[i] ?? {}, `line ${i + 1}`))
+  for (const [i, line] of lines.entries()) t.has(eventOf(t, decodeCef(line)), expected[i] ?? {}, `line ${i + 1}`)
 })
 
 t.test('every line of the bad fixture is invalid, with its reason', async (t) => {
   const reasons = [/no "CEF:"/, /fewer than 7/, /event time is unknown/, /^CEF severity/, /^src_ip:/, /^src_port:/, /^src_ip:/]
   const lines = fixture('cef-bad.log')
   t.equal(lines.length, reasons.length, 'one expectation per line')
-  lines.forEach((line, i) => t.match(reasonOf(t, decodeCef(line)), reasons[i] ?? /./, `line ${i + 1}`))
+  for (const [i, line] of lines.entries()) t.match(reasonOf(t, decodeCef(line)), reasons[i] ?? /./, `line ${i + 1}`)
 })
 
 t.test('the header: seven fields, \\| and \\\\ unescaped', async (t) => {

@@ -185,7 +185,7 @@ t.test('every line of the bad fixture is invalid, with its reason', async (t) =>
   const reasons = [/not valid JSON/, /no UTC offset/, /^src_ip:/, /^src_port:/, /^eventid: missing/, /not a JSON object but an array/]
   const lines = fixture('cowrie-bad.json')
   t.equal(lines.length, reasons.length, 'one expectation per line')
-  lines.forEach((line, i) => t.match(reasonOf(t, decodeCowrie(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`))
+  for (const [i, line] of lines.entries()) t.match(reasonOf(t, decodeCowrie(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`)
 })
 
 t.test('malformed and hostile records are invalid, never a throw', async (t) => {

@@ -4,7 +4,7 @@ import { exceedsDepth } from '../../../../services/collector/decode/json.js'
 t.test('exactly at the limit passes; one level over does not', async (t) => {
   for (const max of [1, 2, 3, 32]) {
     const arrays = (n: number) => '['.repeat(n) + ']'.repeat(n)
-    const objects = (n: number) => '{"a":'.repeat(n - 1) + '{}' + '}'.repeat(n - 1)
+    const objects = (n: number) => `${'{"a":'.repeat(n - 1)}{}${'}'.repeat(n - 1)}`
     t.notOk(exceedsDepth(arrays(max), max), `${max} nested arrays, limit ${max}`)
     t.ok(exceedsDepth(arrays(max + 1), max), `${max + 1} nested arrays, limit ${max}`)
     t.notOk(exceedsDepth(objects(max), max), `${max} nested objects, limit ${max}`)
@@ -37,7 +37,7 @@ t.test('an escaped quote does not end a string', async (t) => {
   t.notOk(exceedsDepth(String.raw`{"s":"a\"[[[[[[[[["}`, 1))
   t.notOk(exceedsDepth(String.raw`{"s":"\"\"\"[[[[\""}`, 1), 'several escaped quotes in a row')
   // And the brackets after the string are counted again.
-  t.ok(exceedsDepth(String.raw`{"s":"a\"b"}` + '[[[', 1))
+  t.ok(exceedsDepth(`${String.raw`{"s":"a\"b"}`}[[[`, 1))
   t.ok(exceedsDepth(String.raw`["\"", [[1]]]`, 2))
 })
 

@@ -84,7 +84,10 @@ t.test('the source gets its scope, and a country only when public', async (t) =>
 
 t.test('the country database is asked only about public sources', async (t) => {
   const asked: string[] = []
-  const counting: EnrichLookups = { assets: lookups.assets, country: (ip) => (asked.push(ip), countryOf(ip)) }
+  const counting: EnrichLookups = { assets: lookups.assets, country: (ip) => {
+      asked.push(ip)
+      return countryOf(ip)
+    } }
   enrich(event({ src_ip: '10.0.0.1' }), counting)
   enrich(event({ src_ip: '203.0.113.1' }), counting)
   enrich(event({ src_ip: '95.56.0.1' }), counting)

@@ -1,0 +1,262 @@
+import t from 'tap'
+import { CanonicalEvent, type SensorEvent } from '../../../schemas/event.js'
+import { RejectedRecord } from '../../../schemas/rejected.js'
+import type { DecodedRecord } from '../../../services/collector/decode/decoded.js'
+import { ingest, type IngestDeps } from '../../../services/collector/ingest.js'
+import { RateLimiter } from '../../../services/collector/rate-limit.js'
+import { QalqanError } from '../../../services/errors.js'
+import { hashToken, type Sensor } from '../../../services/http/tokens.js'
+import { Metrics } from '../../../services/metrics.js'
+import { MemorySender } from '../../helpers/memory.js'
+import { sample } from '../../helpers/metric-sample.js'
+
+const SENSOR: Sensor = {
+  id: 'test-ids-astana',
+  token_sha256: hashToken('test-sensor-astana'),
+  type: 'ids',
+  org: 'Test E-Gov Astana',
+  sector: 'government',
+  region: 'KZ-71',
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+const ATTACK: SensorEvent = {
+  event_id: '0b7c1a52-3f7e-4d1c-9a51-2a9c3f1e5b10',
+  occurred_at: '2025-03-01T10:15:30+05:00',
+  category: 'bruteforce',
+  severity: 3,
+  signature: 'SSH login failed',
+  src_ip: '203.0.113.10',
+  src_port: 40000,
+  dst_ip: '198.51.100.20',
+  dst_port: 22,
+  protocol: 'TCP',
+  count: 1,
+}
+
+/** The collector's dependencies around a MemorySender; enrich marks what it saw. */
+function collector(limiter = new RateLimiter(1_000, 10_000)) {
+  const kafka = new MemorySender()
+  const metrics = new Metrics()
+  const enriched: string[] = []
+  const deps: IngestDeps = {
+    kafka,
+    metrics,
+    rateLimiter: limiter,
+    enrich: (event) => {
+      enriched.push(event.event_id)
+      return { ...event, src_country: 'CN' }
+    },
+  }
+  return { kafka, metrics, enriched, deps }
+}
+
+/** Decoded records with their raw text `record N`, and which records' raw text was asked for. */
+function records(decoded: readonly DecodedRecord['decoded'][]) {
+  const rawAsked: number[] = []
+  const list = decoded.map((d, index) => ({
+    index,
+    decoded: d,
+    raw: () => {
+      rawAsked.push(index)
+      return `record ${index}`
+    },
+  }))
+  return { list, rawAsked }
+}
+
+t.test(
+  'events are normalized from the sensor, never the body, enriched, and sent with the rejections at once',
+  async (t) => {
+    const { kafka, metrics, enriched, deps } = collector()
+    // A decoder cannot let these through (SensorEvent is strict); normalize must ignore them all the same.
+    const claims = {
+      ...ATTACK,
+      event_id: undefined,
+      protocol: undefined,
+      sensor_id: 'evil',
+      sensor_type: 'waf',
+      org: 'Evil Org',
+      sector: 'finance',
+      region: 'KZ-75',
+    } as SensorEvent
+    const { list, rawAsked } = records([
+      { kind: 'event', event: ATTACK },
+      { kind: 'skipped', reason: 'a flow record, not an alert' },
+      { kind: 'invalid', reason: 'src_ip: must be an IPv4 or IPv6 address' },
+      { kind: 'event', event: { ...ATTACK, occurred_at: '2025-02-30T10:00:00Z' } },
+      { kind: 'event', event: claims },
+    ])
+    const before = Date.now()
+    const result = await ingest(list, SENSOR, 'suricata', deps)
+    const after = Date.now()
+
+    t.same(result, {
+      accepted: 2,
+      skipped: 1,
+      rejected: [
+        { index: 2, reason: 'src_ip: must be an IPv4 or IPv6 address' },
+        { index: 3, reason: 'occurred_at: 2025-02-30T10:00:00Z is not a real date' },
+      ],
+    })
+    t.equal(kafka.calls, 1, 'one send for events and rejections')
+    t.equal(kafka.events.length, 2)
+    const receivedAt = kafka.events[0]?.received_at ?? ''
+    t.ok(Date.parse(receivedAt) >= before && Date.parse(receivedAt) <= after, 'received_at is when the request came')
+    const generatedId = kafka.events[1]?.event_id ?? ''
+    t.match(generatedId, UUID, 'an event without an id gets a new one')
+    t.not(generatedId, ATTACK.event_id)
+    const canonical = {
+      v: 1,
+      received_at: receivedAt,
+      sensor_id: 'test-ids-astana',
+      sensor_type: 'ids',
+      category: 'bruteforce',
+      severity: 3,
+      signature: 'SSH login failed',
+      src_ip: '203.0.113.10',
+      src_port: 40000,
+      dst_ip: '198.51.100.20',
+      dst_port: 22,
+      src_country: 'CN',
+      src_scope: 'public',
+      org: 'Test E-Gov Astana',
+      sector: 'government',
+      region: 'KZ-71',
+      count: 1,
+    }
+    t.same(kafka.events, [
+      { ...canonical, event_id: ATTACK.event_id, occurred_at: '2025-03-01T05:15:30.000Z', protocol: 'tcp' },
+      { ...canonical, event_id: generatedId, occurred_at: '2025-03-01T05:15:30.000Z' },
+    ])
+    for (const event of kafka.events) t.ok(CanonicalEvent.safeParse(event).success, `${event.event_id} is canonical`)
+    t.same(enriched, [ATTACK.event_id, generatedId], 'every accepted event, and only those, was enriched')
+
+    t.same(kafka.rejected, [
+      {
+        reason: 'src_ip: must be an IPv4 or IPv6 address',
+        stage: 'decode',
+        format: 'suricata',
+        sensor_id: 'test-ids-astana',
+        index: 2,
+        received_at: receivedAt,
+        raw: 'record 2',
+      },
+      {
+        reason: 'occurred_at: 2025-02-30T10:00:00Z is not a real date',
+        stage: 'normalize',
+        format: 'suricata',
+        sensor_id: 'test-ids-astana',
+        index: 3,
+        received_at: receivedAt,
+        raw: 'record 3',
+      },
+    ])
+    for (const record of kafka.rejected)
+      t.ok(RejectedRecord.safeParse(record).success, `rejection ${record.index} is a valid rejected record`)
+    t.same(rawAsked, [2, 3], 'the raw text is made only for rejections')
+
+    t.equal(await sample(metrics, 'qalqan_events_received_total{stage="decode"}'), 5)
+    t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="decode"}'), 2)
+    t.equal(await sample(metrics, 'qalqan_events_discarded_total{stage="decode",reason="not_an_attack"}'), 1)
+    t.equal(await sample(metrics, 'qalqan_errors_total{stage="decode",error_type="invalid_event"}'), 2)
+    t.equal(
+      await sample(metrics, 'qalqan_sensor_last_seen_seconds{sensor="test-ids-astana"}'),
+      Math.floor(Date.parse(receivedAt) / 1000),
+    )
+  },
+)
+
+t.test('the answer lists the first 100 rejections; every rejection is sent', async (t) => {
+  const { kafka, metrics, deps } = collector()
+  const decoded: DecodedRecord['decoded'][] = Array.from({ length: 150 }, (_, i) => ({
+    kind: 'invalid',
+    reason: `bad record ${i}`,
+  }))
+  decoded.push({ kind: 'event', event: ATTACK })
+  const result = await ingest(records(decoded).list, SENSOR, 'cef', deps)
+
+  t.equal(result.accepted, 1)
+  t.equal(result.skipped, 0)
+  t.same(
+    result.rejected,
+    Array.from({ length: 100 }, (_, i) => ({ index: i, reason: `bad record ${i}` })),
+  )
+  t.same(
+    kafka.rejected.map((r) => [r.index, r.reason, r.raw, r.stage, r.format]),
+    Array.from({ length: 150 }, (_, i) => [i, `bad record ${i}`, `record ${i}`, 'decode', 'cef']),
+  )
+  t.same(
+    kafka.events.map((e) => e.event_id),
+    [ATTACK.event_id],
+  )
+  t.equal(await sample(metrics, 'qalqan_errors_total{stage="decode",error_type="invalid_event"}'), 150)
+})
+
+t.test('a sensor over its rate limit is refused with Retry-After before anything is sent', async (t) => {
+  const now = 1_740_800_000_000
+  const { kafka, metrics, enriched, deps } = collector(new RateLimiter(2, 4, () => now))
+  const four = records(
+    Array.from({ length: 4 }, () => ({ kind: 'event', event: { ...ATTACK, event_id: undefined } }) as const),
+  )
+  t.equal((await ingest(four.list, SENSOR, 'canonical-json', deps)).accepted, 4, 'the burst is taken')
+
+  // Three records, one of them skipped: every record counts against the limit.
+  const three = records([
+    { kind: 'event', event: ATTACK },
+    { kind: 'skipped', reason: 'not an attack' },
+    { kind: 'invalid', reason: 'bad' },
+  ])
+  const refused = ingest(three.list, SENSOR, 'canonical-json', deps)
+  await t.rejects(refused, {
+    name: 'QalqanError',
+    code: 'QLQ_ERR_RATE_LIMITED',
+    status: 429,
+    retryAfterSeconds: 2,
+    message: 'sensor test-ids-astana sends faster than its rate limit: retry in 2 s',
+  })
+  t.ok((await refused.catch((err: unknown) => err)) instanceof QalqanError)
+  t.equal(kafka.calls, 1, 'nothing more was sent')
+  t.equal(kafka.events.length, 4)
+  t.same(kafka.rejected, [])
+  t.equal(enriched.length, 4)
+  t.same(three.rawAsked, [])
+  t.equal(await sample(metrics, 'qalqan_errors_total{stage="http",error_type="rate_limited"}'), 1)
+  t.equal(
+    await sample(metrics, 'qalqan_events_received_total{stage="decode"}'),
+    4,
+    'the refused records are not counted as received',
+  )
+  t.equal(await sample(metrics, 'qalqan_errors_total{stage="decode",error_type="invalid_event"}'), 0)
+})
+
+t.test('a failing send propagates its error: nothing is accepted, and the sensor is not marked seen', async (t) => {
+  const { kafka, metrics, deps } = collector()
+  const { list } = records([
+    { kind: 'event', event: ATTACK },
+    { kind: 'invalid', reason: 'bad' },
+  ])
+  kafka.failNext(1)
+  await t.rejects(ingest(list, SENSOR, 'cowrie', deps), {
+    name: 'QalqanError',
+    code: 'QLQ_ERR_KAFKA_UNAVAILABLE',
+    message: 'memory sender: send failed (as told)',
+  })
+  t.equal(kafka.calls, 1)
+  t.same(kafka.events, [])
+  t.same(kafka.rejected, [])
+  t.equal(await sample(metrics, 'qalqan_sensor_last_seen_seconds{sensor="test-ids-astana"}'), 0)
+
+  // The sensor sends the request again: its event keeps its id, so the worker can drop a copy.
+  t.same(await ingest(list, SENSOR, 'cowrie', deps), {
+    accepted: 1,
+    skipped: 0,
+    rejected: [{ index: 1, reason: 'bad' }],
+  })
+  t.same(
+    kafka.events.map((e) => e.event_id),
+    [ATTACK.event_id],
+  )
+  t.equal(kafka.rejected.length, 1)
+})
