@@ -138,7 +138,7 @@ t.test('every pod runs non-root, read-only, without privileges, with resources s
     const name = deployment.metadata.name
     const pod = deployment.spec?.template?.spec
     if (pod === undefined) throw new Error(`${name} has no pod template`)
-    t.ok(matches((deployment.spec?.selector as { matchLabels: Record<string, string> }).matchLabels, deployment.spec?.template?.metadata.labels ?? {}), `${name}: its selector matches its pods`)
+    t.ok(matches((deployment.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels ?? {}, deployment.spec?.template?.metadata?.labels ?? {}), `${name}: its selector matches its pods`)
     t.equal(pod.securityContext?.runAsNonRoot, true, `${name}: runAsNonRoot`)
     t.ok((pod.securityContext?.runAsUser ?? 0) > 0, `${name}: a non-root uid`)
     t.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault', `${name}: seccomp RuntimeDefault`)
@@ -211,7 +211,7 @@ t.test('each container\'s settings pass the program\'s own configuration check',
 t.test('Services and the autoscaler point at the Deployments they are for', async (t) => {
   for (const service of ofKind('Service')) {
     const selector = service.spec?.selector as Record<string, string>
-    const target = deployments.find((deployment) => matches(selector, deployment.spec?.template?.metadata.labels ?? {}))
+    const target = deployments.find((deployment) => matches(selector, deployment.spec?.template?.metadata?.labels ?? {}))
     t.ok(target, `Service ${service.metadata.name} selects a Deployment`)
     for (const port of service.spec?.ports ?? []) {
       t.ok(target?.spec?.template?.spec.containers.some((container) => container.ports?.some((item) => item.name === port.targetPort || item.containerPort === port.targetPort)), `Service ${service.metadata.name}: port ${port.name} reaches a container port`)
@@ -225,8 +225,8 @@ t.test('Services and the autoscaler point at the Deployments they are for', asyn
   t.ok((autoscaler?.spec?.minReplicas ?? 0) >= 2, 'at least two collectors')
   t.ok(autoscaler?.spec?.metrics?.some((metric) => metric.resource?.name === 'cpu'), 'on CPU, which the containers request')
   for (const budget of ofKind('PodDisruptionBudget')) {
-    const selector = (budget.spec?.selector as { matchLabels: Record<string, string> }).matchLabels
-    t.ok(deployments.some((deployment) => matches(selector, deployment.spec?.template?.metadata.labels ?? {})), `PodDisruptionBudget ${budget.metadata.name} covers a Deployment`)
+    const selector = (budget.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels ?? {}
+    t.ok(deployments.some((deployment) => matches(selector, deployment.spec?.template?.metadata?.labels ?? {})), `PodDisruptionBudget ${budget.metadata.name} covers a Deployment`)
   }
 })
 
