@@ -23,7 +23,10 @@ export const ADDRESS_SCOPES = ['public', 'private', 'loopback', 'link_local', 'm
 
 /** Event time must carry its offset: a time without one is ambiguous across Kazakhstan's zones. */
 const timestamp = z.iso.datetime({ offset: true })
-const ip = z.string().max(45).refine((value) => isIP(value) !== 0, { error: 'must be an IPv4 or IPv6 address' })
+const ip = z
+  .string()
+  .max(45)
+  .refine((value) => isIP(value) !== 0, { error: 'must be an IPv4 or IPv6 address' })
 const port = z.int().min(0).max(65535)
 const text = (max: number) => z.string().min(1).max(max)
 
@@ -35,12 +38,18 @@ export const SensorEvent = z.strictObject({
   severity: z.int().min(1).max(4),
   signature: text(512),
   signature_id: text(128).optional(),
-  mitre_technique: z.string().regex(/^T\d{4}(\.\d{3})?$/, { error: 'must look like T1110 or T1110.001' }).optional(),
+  mitre_technique: z
+    .string()
+    .regex(/^T\d{4}(\.\d{3})?$/, { error: 'must look like T1110 or T1110.001' })
+    .optional(),
   src_ip: ip,
   src_port: port.optional(),
   dst_ip: ip.optional(),
   dst_port: port.optional(),
-  protocol: z.string().regex(/^[a-z0-9-]{1,16}$/i, { error: 'must be a protocol name such as tcp, udp or icmp' }).optional(),
+  protocol: z
+    .string()
+    .regex(/^[a-z0-9-]{1,16}$/i, { error: 'must be a protocol name such as tcp, udp or icmp' })
+    .optional(),
   count: z.int().min(1).max(1_000_000).default(1),
 })
 
@@ -58,13 +67,19 @@ export const CanonicalEvent = z.strictObject({
   severity: z.int().min(1).max(4),
   signature: text(512),
   signature_id: text(128).optional(),
-  mitre_technique: z.string().regex(/^T\d{4}(\.\d{3})?$/).optional(),
+  mitre_technique: z
+    .string()
+    .regex(/^T\d{4}(\.\d{3})?$/)
+    .optional(),
   src_ip: ip,
   src_port: port.optional(),
   dst_ip: ip.optional(),
   dst_port: port.optional(),
   protocol: z.string().max(16).optional(),
-  src_country: z.string().regex(/^([A-Z]{2})?$/).default(''),
+  src_country: z
+    .string()
+    .regex(/^([A-Z]{2})?$/)
+    .default(''),
   src_scope: z.enum(ADDRESS_SCOPES).default('public'),
   org: text(256),
   sector: z.enum(SECTORS),

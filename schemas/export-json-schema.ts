@@ -10,9 +10,21 @@ import { RejectedRecord } from './rejected.js'
 
 export function jsonSchemas(): Record<string, unknown> {
   return {
-    'sensor-event.schema.json': { $id: 'urn:qalqan:schema:sensor-event:v1', title: 'Qalqan sensor event v1', ...z.toJSONSchema(SensorEvent, { io: 'input' }) },
-    'canonical-event.schema.json': { $id: 'urn:qalqan:schema:canonical-event:v1', title: 'Qalqan canonical event v1', ...z.toJSONSchema(CanonicalEvent) },
-    'rejected-record.schema.json': { $id: 'urn:qalqan:schema:rejected-record:v1', title: 'Qalqan rejected record v1', ...z.toJSONSchema(RejectedRecord) },
+    'sensor-event.schema.json': {
+      $id: 'urn:qalqan:schema:sensor-event:v1',
+      title: 'Qalqan sensor event v1',
+      ...z.toJSONSchema(SensorEvent, { io: 'input' }),
+    },
+    'canonical-event.schema.json': {
+      $id: 'urn:qalqan:schema:canonical-event:v1',
+      title: 'Qalqan canonical event v1',
+      ...z.toJSONSchema(CanonicalEvent),
+    },
+    'rejected-record.schema.json': {
+      $id: 'urn:qalqan:schema:rejected-record:v1',
+      title: 'Qalqan rejected record v1',
+      ...z.toJSONSchema(RejectedRecord),
+    },
   }
 }
 

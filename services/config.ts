@@ -17,7 +17,9 @@ export function parseRoles(value: string): Role[] {
   if (names.length === 1 && names[0] === 'all') return [...ROLE_NAMES]
   const unknown = names.filter((name) => !(ROLE_NAMES as readonly string[]).includes(name))
   if (names.length === 0 || unknown.length > 0) {
-    throw new Error(`unknown role "${unknown.join(',') || value}": allowed are all, ${ROLE_NAMES.join(', ')} (comma-separated)`)
+    throw new Error(
+      `unknown role "${unknown.join(',') || value}": allowed are all, ${ROLE_NAMES.join(', ')} (comma-separated)`,
+    )
   }
   return [...new Set(names as Role[])]
 }
@@ -27,17 +29,33 @@ const wholeNumber = (min: number, max: number) =>
     .string()
     .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.int().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }))
+    .pipe(
+      z
+        .int()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    )
 
 const nonEmpty = z.string().trim().min(1, { error: 'must not be empty' })
-const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'must be a Kafka topic name: letters, digits, . _ -' })
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'must be a Kafka topic name: letters, digits, . _ -' })
 const brokerList = z
   .string()
-  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'each broker must be host:port' })).min(1, { error: 'name at least one broker' }))
-const clickhouseUrl = z
-  .string()
-  .regex(/^(https?:\/\/.+|chdb:.+)$/, { error: 'must be http(s)://host:port (a ClickHouse server) or chdb:PATH (the embedded engine)' })
+  .transform((value) =>
+    value
+      .split(',')
+      .map((broker) => broker.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'each broker must be host:port' }))
+      .min(1, { error: 'name at least one broker' }),
+  )
+const clickhouseUrl = z.string().regex(/^(https?:\/\/.+|chdb:.+)$/, {
+  error: 'must be http(s)://host:port (a ClickHouse server) or chdb:PATH (the embedded engine)',
+})
 const role = z.string().transform((value, ctx) => {
   try {
     return parseRoles(value)
@@ -71,8 +89,14 @@ export const SETTINGS = z.strictObject({
   QALQAN_CLICKHOUSE_URL: clickhouseUrl.optional(),
   QALQAN_CLICKHOUSE_USER: z.string().default('default'),
   QALQAN_CLICKHOUSE_PASSWORD: z.string().default(''),
-  QALQAN_CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be a cluster name from the server\'s remote_servers' }).optional(),
-  QALQAN_CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a plain identifier' }).default('default'),
+  QALQAN_CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, { error: "must be a cluster name from the server's remote_servers" })
+    .optional(),
+  QALQAN_CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be a plain identifier' })
+    .default('default'),
   QALQAN_COLLECTOR_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_COLLECTOR_PORT: wholeNumber(0, 65535).default(8080),
   QALQAN_COLLECTOR_MAX_BODY_BYTES: wholeNumber(1024, 512 * 1024 * 1024).default(5 * 1024 * 1024),
@@ -105,7 +129,11 @@ type Settings = z.output<typeof SETTINGS>
 /** The settings as the roles read them: grouped by role, resolved, frozen. */
 export type Config = DeepReadonly<ReturnType<typeof toConfig>>
 
-type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T
 
 export class ConfigError extends QalqanError {
   constructor(readonly problems: string[]) {
@@ -146,7 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
   const roles = SETTINGS.shape.QALQAN_ROLE.safeParse(input['QALQAN_ROLE'])
   if (input['QALQAN_TOKENS_FILE'] === undefined && roles.success && roles.data.some((r) => r !== 'worker')) {
-    problems.push('QALQAN_TOKENS_FILE is not set: the collector and query roles need the token registry (see "Tokens" in README.md)')
+    problems.push(
+      'QALQAN_TOKENS_FILE is not set: the collector and query roles need the token registry (see "Tokens" in README.md)',
+    )
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   return deepFreeze(toConfig(parsed.data)) as Config
@@ -163,12 +193,15 @@ function readConfigFile(path: string, problems: string[]): Record<string, string
     return {}
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(`${FILE_VARIABLE}=${path}: must hold one JSON object of settings, such as {"QALQAN_ROLE": "collector"}`)
+    problems.push(
+      `${FILE_VARIABLE}=${path}: must hold one JSON object of settings, such as {"QALQAN_ROLE": "collector"}`,
+    )
     return {}
   }
   const values: Record<string, string> = {}
   for (const [key, value] of Object.entries(raw)) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') values[key] = String(value)
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      values[key] = String(value)
     else problems.push(`${key} in ${path}: must be a string or a number`)
   }
   return values
@@ -187,7 +220,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, string>, o
 
 function toConfig(s: Settings) {
   const url = s.QALQAN_CLICKHOUSE_URL
-  const embeddedPath = url === undefined ? resolve(s.QALQAN_DATA_DIR, 'clickhouse') : url.startsWith('chdb:') ? resolve(url.slice(5)) : ''
+  const embeddedPath =
+    url === undefined ? resolve(s.QALQAN_DATA_DIR, 'clickhouse') : url.startsWith('chdb:') ? resolve(url.slice(5)) : ''
   return {
     roles: s.QALQAN_ROLE,
     logLevel: s.QALQAN_LOG_LEVEL,
@@ -226,7 +260,12 @@ function toConfig(s: Settings) {
       sensorBurst: s.QALQAN_COLLECTOR_SENSOR_BURST,
       requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
     },
-    query: { host: s.QALQAN_QUERY_HOST, port: s.QALQAN_QUERY_PORT, maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS, cacheSeconds: s.QALQAN_QUERY_CACHE_SECONDS },
+    query: {
+      host: s.QALQAN_QUERY_HOST,
+      port: s.QALQAN_QUERY_PORT,
+      maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS,
+      cacheSeconds: s.QALQAN_QUERY_CACHE_SECONDS,
+    },
     worker: {
       groupId: s.QALQAN_WORKER_GROUP,
       host: s.QALQAN_WORKER_HOST,

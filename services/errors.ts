@@ -8,22 +8,46 @@ export const ERRORS = {
   QLQ_ERR_CONFIG_INVALID: { status: 500, retryable: false, message: 'invalid configuration' },
   QLQ_ERR_TOKENS_INVALID: { status: 500, retryable: false, message: 'the token registry cannot be used' },
   QLQ_ERR_ASSETS_INVALID: { status: 500, retryable: false, message: 'the asset registry cannot be used' },
-  QLQ_ERR_UNAUTHORIZED: { status: 401, retryable: false, message: 'missing or unknown token: send "Authorization: Bearer <token>"' },
+  QLQ_ERR_UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    message: 'missing or unknown token: send "Authorization: Bearer <token>"',
+  },
   QLQ_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'this token may not use this endpoint' },
   QLQ_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'no such endpoint' },
-  QLQ_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'send application/json or application/x-ndjson' },
+  QLQ_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: 'send application/json or application/x-ndjson',
+  },
   QLQ_ERR_BODY_TOO_LARGE: { status: 413, retryable: false, message: 'the body is larger than the limit' },
   QLQ_ERR_TOO_MANY_EVENTS: { status: 413, retryable: false, message: 'the request holds more events than the limit' },
   QLQ_ERR_LINE_TOO_LONG: { status: 413, retryable: false, message: 'a line of the body is longer than the limit' },
   QLQ_ERR_INVALID_JSON: { status: 400, retryable: false, message: 'the body is not valid JSON' },
-  QLQ_ERR_INVALID_EVENTS: { status: 400, retryable: false, message: 'no event in the request is valid; each one is listed under rejected' },
-  QLQ_ERR_TOO_DEEP: { status: 400, retryable: false, message: 'the body nests objects and arrays deeper than the limit' },
+  QLQ_ERR_INVALID_EVENTS: {
+    status: 400,
+    retryable: false,
+    message: 'no event in the request is valid; each one is listed under rejected',
+  },
+  QLQ_ERR_TOO_DEEP: {
+    status: 400,
+    retryable: false,
+    message: 'the body nests objects and arrays deeper than the limit',
+  },
   QLQ_ERR_NO_EVENTS: { status: 400, retryable: false, message: 'the body holds no events' },
   QLQ_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'the request is malformed' },
   QLQ_ERR_INVALID_QUERY: { status: 400, retryable: false, message: 'invalid query parameters' },
-  QLQ_ERR_KAFKA_UNAVAILABLE: { status: 503, retryable: true, message: 'Kafka did not acknowledge the events: send the whole request again later' },
+  QLQ_ERR_KAFKA_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: 'Kafka did not acknowledge the events: send the whole request again later',
+  },
   QLQ_ERR_OVERLOADED: { status: 503, retryable: true, message: 'too many events wait for Kafka: retry later' },
-  QLQ_ERR_SHUTTING_DOWN: { status: 503, retryable: true, message: 'this collector is shutting down: retry, another will answer' },
+  QLQ_ERR_SHUTTING_DOWN: {
+    status: 503,
+    retryable: true,
+    message: 'this collector is shutting down: retry, another will answer',
+  },
   QLQ_ERR_RATE_LIMITED: { status: 429, retryable: true, message: 'this sensor sends faster than its rate limit' },
   QLQ_ERR_INVALID_UTF8: { status: 400, retryable: false, message: 'the body is not valid UTF-8' },
   QLQ_ERR_INVALID_GZIP: { status: 400, retryable: false, message: 'the body is not valid gzip' },
@@ -62,7 +86,13 @@ export function errorBody(err: QalqanError): { error: ErrorCode; message: string
 export function describeIssues(issues: readonly z.core.$ZodIssue[], max = 5): string {
   const parts = issues.slice(0, max).map((issue) => {
     const path = issue.path.map(String).join('.')
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.slice(0, 5).map((key) => JSON.stringify(key.slice(0, 64))).join(', ')}` : issue.message
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys
+            .slice(0, 5)
+            .map((key) => JSON.stringify(key.slice(0, 64)))
+            .join(', ')}`
+        : issue.message
     return path === '' ? message : `${path}: ${message}`
   })
   if (issues.length > max) parts.push(`and ${issues.length - max} more`)

@@ -7,7 +7,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'qalqan' },
       redact: {
-        paths: ['authorization', 'token', '*.authorization', '*.token', 'req.headers.authorization', 'headers.authorization'],
+        paths: [
+          'authorization',
+          'token',
+          '*.authorization',
+          '*.token',
+          'req.headers.authorization',
+          'headers.authorization',
+        ],
         censor: '[redacted]',
       },
     },

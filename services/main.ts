@@ -10,7 +10,9 @@ const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config
        qalqan token        print a new random token and the SHA-256 to put in the token registry
 
 Roles:
-${Object.entries(ROLES).map(([name, role]) => `  ${name.padEnd(10)} ${role.description}`).join('\n')}
+${Object.entries(ROLES)
+  .map(([name, role]) => `  ${name.padEnd(10)} ${role.description}`)
+  .join('\n')}
 
 Settings come from QALQAN_* environment variables and the optional JSON file named by
 QALQAN_CONFIG_FILE; README.md lists them all.`

@@ -6,7 +6,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * the steps' names: http, decode, kafka, store.
  */
 const CATALOGUE = {
-  received: { type: 'counter', name: 'qalqan_events_received_total', help: 'Events a stage took in.', labels: ['stage'] },
+  received: {
+    type: 'counter',
+    name: 'qalqan_events_received_total',
+    help: 'Events a stage took in.',
+    labels: ['stage'],
+  },
   sent: { type: 'counter', name: 'qalqan_events_sent_total', help: 'Events a stage passed on.', labels: ['stage'] },
   discarded: {
     type: 'counter',
@@ -20,17 +25,42 @@ const CATALOGUE = {
     help: 'Errors by stage and a bounded error type.',
     labels: ['stage', 'error_type'],
   },
-  httpRequests: { type: 'counter', name: 'qalqan_http_requests_total', help: 'Ingest requests by route.', labels: ['route'] },
+  httpRequests: {
+    type: 'counter',
+    name: 'qalqan_http_requests_total',
+    help: 'Ingest requests by route.',
+    labels: ['route'],
+  },
   sensorLastSeen: {
     type: 'gauge',
     name: 'qalqan_sensor_last_seen_seconds',
     help: 'When each sensor last sent events (Unix time).',
     labels: ['sensor'],
   },
-  kafkaPending: { type: 'gauge', name: 'qalqan_kafka_pending_events', help: 'Events and rejections waiting for Kafka.', labels: [] },
-  kafkaProduce: { type: 'histogram', name: 'qalqan_kafka_produce_seconds', help: 'Time from a send to its acknowledgement.', labels: [] },
-  clickhouseInsert: { type: 'histogram', name: 'qalqan_clickhouse_insert_seconds', help: 'Time of one insert into ClickHouse.', labels: [] },
-  clickhouseRows: { type: 'counter', name: 'qalqan_clickhouse_rows_total', help: 'Rows inserted into events_raw.', labels: [] },
+  kafkaPending: {
+    type: 'gauge',
+    name: 'qalqan_kafka_pending_events',
+    help: 'Events and rejections waiting for Kafka.',
+    labels: [],
+  },
+  kafkaProduce: {
+    type: 'histogram',
+    name: 'qalqan_kafka_produce_seconds',
+    help: 'Time from a send to its acknowledgement.',
+    labels: [],
+  },
+  clickhouseInsert: {
+    type: 'histogram',
+    name: 'qalqan_clickhouse_insert_seconds',
+    help: 'Time of one insert into ClickHouse.',
+    labels: [],
+  },
+  clickhouseRows: {
+    type: 'counter',
+    name: 'qalqan_clickhouse_rows_total',
+    help: 'Rows inserted into events_raw.',
+    labels: [],
+  },
   workerRetries: {
     type: 'counter',
     name: 'qalqan_worker_retries_total',
@@ -84,7 +114,8 @@ export class Metrics {
   stage(stage: Stage, counts: { received?: number; sent?: number; discarded?: number; discardReason?: string }): void {
     if (counts.received) this.instruments.received.inc({ stage }, counts.received)
     if (counts.sent) this.instruments.sent.inc({ stage }, counts.sent)
-    if (counts.discarded) this.instruments.discarded.inc({ stage, reason: counts.discardReason ?? 'unknown' }, counts.discarded)
+    if (counts.discarded)
+      this.instruments.discarded.inc({ stage, reason: counts.discardReason ?? 'unknown' }, counts.discarded)
   }
 
   error(stage: Stage, errorType: string, by = 1): void {

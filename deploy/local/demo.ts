@@ -59,12 +59,16 @@ async function main(): Promise<void> {
   const url = `${query}/v1/matrix?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`
   for (let attempt = 0; attempt < 60; attempt++) {
     const res = await fetch(url, { headers: { authorization: `Bearer ${ANALYST_TOKEN}` } })
-    const body = (await res.json()) as { cells: { sector: string; region: string; region_name: string; events: number }[] }
+    const body = (await res.json()) as {
+      cells: { sector: string; region: string; region_name: string; events: number }[]
+    }
     const totals = new Map<string, number>()
     for (const cell of body.cells) totals.set(`${cell.sector}, ${cell.region_name}`, cell.events)
     const seen = [...totals.values()].reduce((a, b) => a + b, 0)
     if (seen >= posted) {
-      console.log(`demo: the query API now counts ${seen} attacks in the last 10 minutes (at least the ${posted} just posted):`)
+      console.log(
+        `demo: the query API now counts ${seen} attacks in the last 10 minutes (at least the ${posted} just posted):`,
+      )
       for (const [key, events] of [...totals].sort()) console.log(`  ${key.padEnd(28)} ${events}`)
       return
     }

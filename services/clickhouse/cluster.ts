@@ -12,10 +12,13 @@ export function clusterStatement(statement: string, cluster: string): string[] {
     const local = `${name}_local`
     const replicated = statement
       .replace(/^CREATE TABLE IF NOT EXISTS \w+/, `CREATE TABLE IF NOT EXISTS ${local} ${on}`)
-      .replace(/ENGINE = (\w*)MergeTree(\(([^)]*)\))?/, (_match, kind: string, _args: string | undefined, args: string | undefined) => {
-        const path = `'/clickhouse/tables/{shard}/{database}/${local}', '{replica}'`
-        return `ENGINE = Replicated${kind}MergeTree(${path}${args ? `, ${args}` : ''})`
-      })
+      .replace(
+        /ENGINE = (\w*)MergeTree(\(([^)]*)\))?/,
+        (_match, kind: string, _args: string | undefined, args: string | undefined) => {
+          const path = `'/clickhouse/tables/{shard}/{database}/${local}', '{replica}'`
+          return `ENGINE = Replicated${kind}MergeTree(${path}${args ? `, ${args}` : ''})`
+        },
+      )
       // Replicated tables deduplicate inserts by themselves; the window is for plain MergeTree.
       .replace(/\s*SETTINGS non_replicated_deduplication_window = \d+/, '')
     // events_raw is sharded by event id so that copies of an event meet on one shard; the
@@ -29,7 +32,10 @@ export function clusterStatement(statement: string, cluster: string): string[] {
     const [, name, target] = view as unknown as [string, string, string]
     return [
       statement
-        .replace(/^CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO \w+ AS/, `CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} ${on} TO ${target}_local AS`)
+        .replace(
+          /^CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO \w+ AS/,
+          `CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} ${on} TO ${target}_local AS`,
+        )
         .replace(/\bFROM (\w+)\b/, 'FROM $1_local'),
     ]
   }

@@ -20,7 +20,14 @@ export class ClickHouseLedger implements Ledger {
   async plan(range: OffsetRange): Promise<void> {
     await this.client.insert({
       table: 'worker_batches',
-      values: [{ topic: range.topic, partition: range.partition, first_offset: range.firstOffset, last_offset: range.lastOffset }],
+      values: [
+        {
+          topic: range.topic,
+          partition: range.partition,
+          first_offset: range.firstOffset,
+          last_offset: range.lastOffset,
+        },
+      ],
       format: 'JSONEachRow',
     })
   }

@@ -13,7 +13,11 @@ const TTL_FROM = {
  * Sets each table's TTL to the configured days where it differs, and only there: a changed TTL
  * makes ClickHouse rewrite the table's parts. Returns the tables changed.
  */
-export async function applyRetention(client: ClickHouseClient, retentionDays: Config['retentionDays'], cluster?: string): Promise<string[]> {
+export async function applyRetention(
+  client: ClickHouseClient,
+  retentionDays: Config['retentionDays'],
+  cluster?: string,
+): Promise<string[]> {
   const changed: string[] = []
   for (const [table, from] of Object.entries(TTL_FROM) as [keyof typeof TTL_FROM, string][]) {
     const days = retentionDays[table]

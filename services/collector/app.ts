@@ -42,7 +42,11 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
   }
   const readText = (request: FastifyRequest) => {
     deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown')
-    return bodyText(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0), request.headers['content-encoding'], config.collector.maxBodyBytes)
+    return bodyText(
+      Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+      request.headers['content-encoding'],
+      config.collector.maxBodyBytes,
+    )
   }
   const sensorOnly = requireRole(deps.tokens, 'sensor')
 
@@ -56,11 +60,17 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     const { format } = request.params
     if (!isLineFormat(format)) {
       const routes = ['/v1/events (canonical)', ...FORMAT_NAMES.map((name) => `/v1/events/${name}`)].join(', ')
-      throw new QalqanError('QLQ_ERR_NOT_FOUND', `no format ${JSON.stringify(format.slice(0, 40))}: use one of ${routes}`)
+      throw new QalqanError(
+        'QLQ_ERR_NOT_FOUND',
+        `no format ${JSON.stringify(format.slice(0, 40))}: use one of ${routes}`,
+      )
     }
     const type = mediaType(request.headers['content-type'])
     if (type !== '' && !LINE_TYPES.includes(type)) {
-      throw new QalqanError('QLQ_ERR_UNSUPPORTED_MEDIA_TYPE', `send ${format} records one per line as text/plain or application/x-ndjson`)
+      throw new QalqanError(
+        'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+        `send ${format} records one per line as text/plain or application/x-ndjson`,
+      )
     }
     const lines = splitLines(await readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
@@ -73,7 +83,9 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
 
   app.get('/readyz', async (_request, reply) => {
     const problems = deps.readiness()
-    return reply.code(problems.length === 0 ? 200 : 503).send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
+    return reply
+      .code(problems.length === 0 ? 200 : 503)
+      .send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
   })
   serveMetrics(app, deps.metrics)
 

@@ -17,12 +17,21 @@ export async function bodyText(raw: Buffer, contentEncoding: string | undefined,
       bytes = await gunzipAsync(raw, { maxOutputLength: maxBytes })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new QalqanError('QLQ_ERR_BODY_TOO_LARGE', `the body is larger than ${maxBytes} bytes once gunzipped (QALQAN_COLLECTOR_MAX_BODY_BYTES): send fewer events per request`)
+        throw new QalqanError(
+          'QLQ_ERR_BODY_TOO_LARGE',
+          `the body is larger than ${maxBytes} bytes once gunzipped (QALQAN_COLLECTOR_MAX_BODY_BYTES): send fewer events per request`,
+        )
       }
-      throw new QalqanError('QLQ_ERR_INVALID_GZIP', `the body is not valid gzip (${(err as NodeJS.ErrnoException).code ?? 'corrupt'}): was it cut short?`)
+      throw new QalqanError(
+        'QLQ_ERR_INVALID_GZIP',
+        `the body is not valid gzip (${(err as NodeJS.ErrnoException).code ?? 'corrupt'}): was it cut short?`,
+      )
     }
   } else if (encoding !== 'identity' && encoding !== '') {
-    throw new QalqanError('QLQ_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported: send gzip or no encoding`)
+    throw new QalqanError(
+      'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported: send gzip or no encoding`,
+    )
   }
   try {
     return utf8.decode(bytes)

@@ -18,7 +18,10 @@ export function splitLines(body: string, limits: LineLimits): string[] {
     start = end + 1
     if (line.trim() === '') continue
     if (line.length > limits.maxLineLength) {
-      throw new QalqanError('QLQ_ERR_LINE_TOO_LONG', `line ${lineNumber} is longer than ${limits.maxLineLength} characters (QALQAN_COLLECTOR_MAX_LINE_LENGTH)`)
+      throw new QalqanError(
+        'QLQ_ERR_LINE_TOO_LONG',
+        `line ${lineNumber} is longer than ${limits.maxLineLength} characters (QALQAN_COLLECTOR_MAX_LINE_LENGTH)`,
+      )
     }
     if (lines.length === limits.maxEvents) throw tooManyEvents(limits.maxEvents)
     lines.push(line)
@@ -27,7 +30,10 @@ export function splitLines(body: string, limits: LineLimits): string[] {
 }
 
 export function tooManyEvents(limit: number): QalqanError {
-  return new QalqanError('QLQ_ERR_TOO_MANY_EVENTS', `the request holds more events than the limit of ${limit} per request (QALQAN_COLLECTOR_MAX_EVENTS): split it`)
+  return new QalqanError(
+    'QLQ_ERR_TOO_MANY_EVENTS',
+    `the request holds more events than the limit of ${limit} per request (QALQAN_COLLECTOR_MAX_EVENTS): split it`,
+  )
 }
 
 /**

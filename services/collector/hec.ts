@@ -38,28 +38,42 @@ const HEC_CODES: Partial<Record<ErrorCode, { code: number; text: string }>> = {
  */
 export function registerHec(app: FastifyInstance, deps: HecDeps): void {
   const { config } = deps
-  const errorHandler = (err: FastifyError | QalqanError, request: FastifyRequest, reply: FastifyReply) => answerError(toQalqanError(err, config.collector), request, reply)
+  const errorHandler = (err: FastifyError | QalqanError, request: FastifyRequest, reply: FastifyReply) =>
+    answerError(toQalqanError(err, config.collector), request, reply)
   const options = { preHandler: requireRole(deps.tokens, 'sensor', ['Splunk', 'Bearer']), errorHandler }
 
   const events = async (request: FastifyRequest, reply: FastifyReply) => {
-    const { records, firstProblem } = decodeEnvelopes(await deps.readText(request), config.collector, sourcetypeOf(request))
+    const { records, firstProblem } = decodeEnvelopes(
+      await deps.readText(request),
+      config.collector,
+      sourcetypeOf(request),
+    )
     const result = await ingest(records, sensorOf(request), 'hec', deps.ingest)
     if (firstProblem !== undefined) return reply.code(400).send({ ...firstProblem, ...result })
     if (result.rejected.length > 0) {
-      return reply.code(400).send({ text: 'Invalid data format', code: 6, 'invalid-event-number': result.rejected[0]?.index, ...result })
+      return reply
+        .code(400)
+        .send({ text: 'Invalid data format', code: 6, 'invalid-event-number': result.rejected[0]?.index, ...result })
     }
     return reply.code(200).send({ text: 'Success', code: 0, ...result })
   }
-  for (const url of ['/services/collector', '/services/collector/event', '/services/collector/event/1.0']) app.post(url, options, events)
+  for (const url of ['/services/collector', '/services/collector/event', '/services/collector/event/1.0'])
+    app.post(url, options, events)
 
   const raw = async (request: FastifyRequest, reply: FastifyReply) => {
     const format = formatOfSourcetype(sourcetypeOf(request))
     const lines = splitLines(await deps.readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
-    const records = lines.map((line, index) => ({ index, decoded: decodeRecord(line, format, config.collector), raw: () => line }))
+    const records = lines.map((line, index) => ({
+      index,
+      decoded: decodeRecord(line, format, config.collector),
+      raw: () => line,
+    }))
     const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest)
     if (result.rejected.length > 0) {
-      return reply.code(400).send({ text: 'Invalid data format', code: 6, 'invalid-event-number': result.rejected[0]?.index, ...result })
+      return reply
+        .code(400)
+        .send({ text: 'Invalid data format', code: 6, 'invalid-event-number': result.rejected[0]?.index, ...result })
     }
     return reply.code(200).send({ text: 'Success', code: 0, ...result })
   }
@@ -74,7 +88,9 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
 }
 
 function answerError(err: QalqanError, request: FastifyRequest, reply: FastifyReply) {
-  const hec = HEC_CODES[err.code] ?? (err.status >= 500 ? { code: 8, text: 'Internal server error' } : { code: 6, text: 'Invalid data format' })
+  const hec =
+    HEC_CODES[err.code] ??
+    (err.status >= 500 ? { code: 8, text: 'Internal server error' } : { code: 6, text: 'Invalid data format' })
   if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds))
   if (err.code === 'QLQ_ERR_INTERNAL') request.log.error({ err }, 'HEC request failed')
   return reply.code(err.status).send({ ...hec, error: err.code, message: err.message })
@@ -137,13 +153,15 @@ function decodeEnvelope(
   }
   // The envelope is one level above its event.
   const json = parseJson(slice.text, limits.maxDepth + 1)
-  if (!json.ok) return problem(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(limits.maxDepth) : json.reason)
+  if (!json.ok)
+    return problem(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(limits.maxDepth) : json.reason)
   const envelope = json.value
   if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
     return problem(6, 'Invalid data format', 'not a JSON object')
   }
   const { event, sourcetype, time } = envelope as Record<string, unknown>
-  if (event === undefined || event === null) return problem(12, 'Event field is required', 'the envelope has no "event"')
+  if (event === undefined || event === null)
+    return problem(12, 'Event field is required', 'the envelope has no "event"')
   if (typeof event === 'string' && event.trim() === '') {
     return problem(13, 'Event field cannot be blank', 'the envelope\'s "event" is blank')
   }
@@ -164,7 +182,10 @@ function canonicalFromEnvelope(event: unknown, time: unknown, limits: DecodeLimi
     value = json.value
   }
   const needsTime = value !== null && typeof value === 'object' && !Array.isArray(value) && !('occurred_at' in value)
-  const withTime = needsTime && typeof time === 'number' && Number.isFinite(time) ? { ...(value as object), occurred_at: epochToIso(time) } : value
+  const withTime =
+    needsTime && typeof time === 'number' && Number.isFinite(time)
+      ? { ...(value as object), occurred_at: epochToIso(time) }
+      : value
   const checked = validate(withTime)
   return checked.ok ? { kind: 'event', event: checked.event } : { kind: 'invalid', reason: checked.reason }
 }

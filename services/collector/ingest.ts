@@ -29,11 +29,20 @@ const MAX_REJECTIONS_LISTED = 100
  * The collector's path for every format: rate limit, normalize and enrich each decoded record,
  * then write events and rejections to Kafka together. Resolves once Kafka acknowledged them.
  */
-export async function ingest(records: readonly DecodedRecord[], sensor: Sensor, format: string, deps: IngestDeps): Promise<IngestResult> {
+export async function ingest(
+  records: readonly DecodedRecord[],
+  sensor: Sensor,
+  format: string,
+  deps: IngestDeps,
+): Promise<IngestResult> {
   const wait = deps.rateLimiter.take(sensor.id, records.length)
   if (wait > 0) {
     deps.metrics.error('http', 'rate_limited')
-    throw new QalqanError('QLQ_ERR_RATE_LIMITED', `sensor ${sensor.id} sends faster than its rate limit: retry in ${wait} s`, { retryAfterSeconds: wait })
+    throw new QalqanError(
+      'QLQ_ERR_RATE_LIMITED',
+      `sensor ${sensor.id} sends faster than its rate limit: retry in ${wait} s`,
+      { retryAfterSeconds: wait },
+    )
   }
   const receivedAt = new Date()
   const events: CanonicalEvent[] = []
@@ -65,7 +74,12 @@ export async function ingest(records: readonly DecodedRecord[], sensor: Sensor, 
     })
   }
 
-  deps.metrics.stage('decode', { received: records.length, sent: events.length, discarded: skipped, discardReason: 'not_an_attack' })
+  deps.metrics.stage('decode', {
+    received: records.length,
+    sent: events.length,
+    discarded: skipped,
+    discardReason: 'not_an_attack',
+  })
   if (rejected.length > 0) deps.metrics.error('decode', 'invalid_event', rejected.length)
   await deps.kafka.send(events, rejected)
   deps.metrics.sensorSeen(sensor.id, receivedAt)

@@ -25,10 +25,15 @@ export async function startCollector(needs: CollectorNeeds): Promise<{ url: stri
   const producer = needs.kafka.producer(metrics)
   await producer.start()
   const assets =
-    config.assetsFile === undefined ? undefined : new Reloadable({ path: config.assetsFile, load: AssetRegistry.fromFile, logger })
+    config.assetsFile === undefined
+      ? undefined
+      : new Reloadable({ path: config.assetsFile, load: AssetRegistry.fromFile, logger })
   if (assets !== undefined) registries.push(assets)
   const geo = countryDatabase()
-  logger.info({ assets: config.assetsFile ?? null, countryDatabaseBuilt: geo.builtAt.toISOString() }, 'enrichment ready')
+  logger.info(
+    { assets: config.assetsFile ?? null, countryDatabaseBuilt: geo.builtAt.toISOString() },
+    'enrichment ready',
+  )
   const lookups = { assets: (ip: string) => assets?.current().lookup(ip), country: countryOf }
   const readiness = () =>
     [producer.problem(), ...registries.map((registry) => registry.lastError())].filter(

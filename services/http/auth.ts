@@ -13,15 +13,25 @@ declare module 'fastify' {
  * A preHandler that admits only holders of a token of the given role; the other role gets 403.
  * The token comes as `Authorization: Bearer <token>`, or with another of the given schemes.
  */
-export function requireRole(tokens: () => TokenRegistry, role: 'sensor' | 'analyst', schemes: readonly string[] = ['Bearer']) {
+export function requireRole(
+  tokens: () => TokenRegistry,
+  role: 'sensor' | 'analyst',
+  schemes: readonly string[] = ['Bearer'],
+) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const header = request.headers.authorization
     const token = schemes.map((scheme) => schemeToken(header, scheme)).find((found) => found !== undefined)
     if (token === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED')
     const principal = tokens().authenticate(token)
-    if (principal === undefined) throw new QalqanError('QLQ_ERR_UNAUTHORIZED', 'unknown token: check the token, or ask for one to be registered')
+    if (principal === undefined)
+      throw new QalqanError('QLQ_ERR_UNAUTHORIZED', 'unknown token: check the token, or ask for one to be registered')
     if (principal.role !== role) {
-      throw new QalqanError('QLQ_ERR_FORBIDDEN', role === 'sensor' ? 'an analyst token cannot send events: use a sensor token' : 'a sensor token cannot read: use an analyst token')
+      throw new QalqanError(
+        'QLQ_ERR_FORBIDDEN',
+        role === 'sensor'
+          ? 'an analyst token cannot send events: use a sensor token'
+          : 'a sensor token cannot read: use an analyst token',
+      )
     }
     if (principal.role === 'sensor') request.sensor = principal.sensor
     else request.analyst = principal.analyst

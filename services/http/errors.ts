@@ -20,7 +20,10 @@ export function installErrorHandling(app: FastifyInstance, limits: { maxBodyByte
     return reply.code(known.status).send(errorBody(known))
   })
   app.setNotFoundHandler((request, reply) => {
-    const err = new QalqanError('QLQ_ERR_NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`)
+    const err = new QalqanError(
+      'QLQ_ERR_NOT_FOUND',
+      `no endpoint ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
+    )
     return reply.code(err.status).send(errorBody(err))
   })
 }
@@ -30,12 +33,19 @@ export function toQalqanError(err: FastifyError | QalqanError, limits: { maxBody
   if (err instanceof QalqanError) return err
   const code = err.code === undefined ? undefined : FASTIFY_CODES[err.code]
   if (code === 'QLQ_ERR_BODY_TOO_LARGE') {
-    return new QalqanError(code, `the body is larger than ${limits.maxBodyBytes} bytes (QALQAN_COLLECTOR_MAX_BODY_BYTES): send fewer events per request`)
+    return new QalqanError(
+      code,
+      `the body is larger than ${limits.maxBodyBytes} bytes (QALQAN_COLLECTOR_MAX_BODY_BYTES): send fewer events per request`,
+    )
   }
   if (code === 'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE') {
-    return new QalqanError(code, 'unsupported Content-Type: send application/json (an event or an array of events) or application/x-ndjson (one event per line)')
+    return new QalqanError(
+      code,
+      'unsupported Content-Type: send application/json (an event or an array of events) or application/x-ndjson (one event per line)',
+    )
   }
   if (code !== undefined) return new QalqanError(code, err.message)
-  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new QalqanError('QLQ_ERR_BAD_REQUEST', err.message)
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
+    return new QalqanError('QLQ_ERR_BAD_REQUEST', err.message)
   return new QalqanError('QLQ_ERR_INTERNAL', undefined, { cause: err })
 }

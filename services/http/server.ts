@@ -9,7 +9,11 @@ import { installErrorHandling } from './errors.js'
  * request would cost more than the request at ingest rates, so only errors are logged), the error
  * catalogue's answers, and /healthz.
  */
-export function createServer(logger: Logger, role: string, limits: { maxBodyBytes: number; requestTimeoutMs?: number }): FastifyInstance {
+export function createServer(
+  logger: Logger,
+  role: string,
+  limits: { maxBodyBytes: number; requestTimeoutMs?: number },
+): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger.child({ role })
   const requestTimeoutMs = limits.requestTimeoutMs ?? 30_000
   const app = Fastify({

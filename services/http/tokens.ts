@@ -6,7 +6,9 @@ import { REGION_CODES } from '../../schemas/regions.js'
 import { SECTORS } from '../../schemas/sectors.js'
 import { QalqanError } from '../errors.js'
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be the SHA-256 of the token, 64 lowercase hex digits (qalqan token prints one)' })
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
+  error: 'must be the SHA-256 of the token, 64 lowercase hex digits (qalqan token prints one)',
+})
 
 const SensorEntry = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
@@ -49,7 +51,11 @@ export class TokenRegistry {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'))
     } catch (err) {
-      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `cannot read the token registry ${path} as JSON: ${(err as Error).message}`, { cause: err })
+      throw new QalqanError(
+        'QLQ_ERR_TOKENS_INVALID',
+        `cannot read the token registry ${path} as JSON: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
     const parsed = TokensFile.safeParse(raw)
     if (!parsed.success) {
@@ -59,7 +65,10 @@ export class TokenRegistry {
     try {
       return new TokenRegistry(parsed.data.sensors, parsed.data.analysts)
     } catch (err) {
-      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `the token registry ${path} is invalid: ${(err as Error).message}`)
+      throw new QalqanError(
+        'QLQ_ERR_TOKENS_INVALID',
+        `the token registry ${path} is invalid: ${(err as Error).message}`,
+      )
     }
   }
 
@@ -75,7 +84,10 @@ export class TokenRegistry {
   private add(hash: string, principal: Principal): void {
     const holder = this.byHash.get(hash)
     if (holder !== undefined) {
-      throw new QalqanError('QLQ_ERR_TOKENS_INVALID', `${idOf(holder)} and ${idOf(principal)} share one token: give each sensor and analyst its own`)
+      throw new QalqanError(
+        'QLQ_ERR_TOKENS_INVALID',
+        `${idOf(holder)} and ${idOf(principal)} share one token: give each sensor and analyst its own`,
+      )
     }
     this.byHash.set(hash, principal)
   }

@@ -54,7 +54,11 @@ async function ensureTopics(admin: Admin, config: Config, names: readonly string
   const existing = new Set(await admin.listTopics())
   const missing: ITopicConfig[] = names
     .filter((name) => !existing.has(name))
-    .map((topic) => ({ topic, numPartitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor }))
+    .map((topic) => ({
+      topic,
+      numPartitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+    }))
   if (missing.length > 0) {
     await admin.createTopics({ topics: missing, waitForLeaders: true, timeout: config.kafka.timeoutMs })
   }

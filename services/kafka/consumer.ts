@@ -46,7 +46,10 @@ export class KafkaConsumer {
         const first = messages[0]
         const last = messages.at(-1)
         if (!isRunning() || isStale() || first === undefined || last === undefined) return
-        const handled = await handle({ topic, partition, firstOffset: first.offset, lastOffset: last.offset, messages }, heartbeat)
+        const handled = await handle(
+          { topic, partition, firstOffset: first.offset, lastOffset: last.offset, messages },
+          heartbeat,
+        )
         resolveOffset(handled)
         await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(handled) + 1n).toString() }])
         const lag = BigInt(batch.highWatermark) - BigInt(handled) - 1n

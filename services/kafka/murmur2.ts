@@ -11,7 +11,11 @@ export function murmur2(data: Uint8Array): number {
   const length4 = length >>> 2
   for (let i = 0; i < length4; i++) {
     const i4 = i * 4
-    let k = (data[i4] as number) | ((data[i4 + 1] as number) << 8) | ((data[i4 + 2] as number) << 16) | ((data[i4 + 3] as number) << 24)
+    let k =
+      (data[i4] as number) |
+      ((data[i4 + 1] as number) << 8) |
+      ((data[i4 + 2] as number) << 16) |
+      ((data[i4 + 3] as number) << 24)
     k = Math.imul(k, M)
     k ^= k >>> 24
     k = Math.imul(k, M)
@@ -31,7 +35,13 @@ export function murmur2(data: Uint8Array): number {
 /** A kafkajs `createPartitioner` with the DefaultPartitioner's mapping for keyed messages. */
 export const Murmur2Partitioner = () => {
   let counter = Math.floor(Math.random() * 2 ** 31)
-  return ({ partitionMetadata, message }: { partitionMetadata: { partitionId: number; leader: number }[]; message: { key?: Buffer | string | null; partition?: number } }): number => {
+  return ({
+    partitionMetadata,
+    message,
+  }: {
+    partitionMetadata: { partitionId: number; leader: number }[]
+    message: { key?: Buffer | string | null; partition?: number }
+  }): number => {
     if (message.partition !== undefined && message.partition !== null) return message.partition
     if (message.key !== undefined && message.key !== null) {
       const key = typeof message.key === 'string' ? Buffer.from(message.key) : message.key

@@ -73,7 +73,10 @@ export class KafkaProducer implements EventSender {
     if (this.pendingMessages + count > maxPendingEvents) {
       this.metrics?.error('kafka', 'overloaded')
       return Promise.reject(
-        new QalqanError('QLQ_ERR_OVERLOADED', `more than ${maxPendingEvents} events wait for Kafka (QALQAN_KAFKA_MAX_PENDING_EVENTS): retry later`),
+        new QalqanError(
+          'QLQ_ERR_OVERLOADED',
+          `more than ${maxPendingEvents} events wait for Kafka (QALQAN_KAFKA_MAX_PENDING_EVENTS): retry later`,
+        ),
       )
     }
     const eventMessages = events.map(eventMessage)

@@ -23,8 +23,27 @@ export interface QueryDeps {
 
 const MAX_SERIES_ROWS = 50_000
 const EVENT_COLUMNS = [
-  'event_id', 'occurred_at', 'received_at', 'sensor_id', 'sensor_type', 'category', 'severity', 'signature', 'signature_id', 'mitre_technique',
-  'src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol', 'src_country', 'src_scope', 'org', 'sector', 'region', 'count',
+  'event_id',
+  'occurred_at',
+  'received_at',
+  'sensor_id',
+  'sensor_type',
+  'category',
+  'severity',
+  'signature',
+  'signature_id',
+  'mitre_technique',
+  'src_ip',
+  'src_port',
+  'dst_ip',
+  'dst_port',
+  'protocol',
+  'src_country',
+  'src_scope',
+  'org',
+  'sector',
+  'region',
+  'count',
 ] as const
 
 /** The analysts' read-only API. Every value reaches ClickHouse as a bound parameter; identifiers come from closed lists. */
@@ -46,15 +65,20 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
   const route = <S extends z.ZodType<Record<string, unknown>>>(
     path: string,
     schema: S,
-    answer: (query: z.output<S>) => Promise<{ body: unknown; rows?: Record<string, unknown>[]; columns?: readonly string[] }>,
+    answer: (
+      query: z.output<S>,
+    ) => Promise<{ body: unknown; rows?: Record<string, unknown>[]; columns?: readonly string[] }>,
   ) =>
     app.get(path, { preHandler: analyst }, async (request: FastifyRequest, reply: FastifyReply) => {
       const parsed = schema.safeParse(request.query)
       if (!parsed.success) throw new QalqanError('QLQ_ERR_INVALID_QUERY', describeIssues(parsed.error.issues))
-      const wantsCsv = parsed.data['format'] === 'csv' || (parsed.data['format'] === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
+      const wantsCsv =
+        parsed.data['format'] === 'csv' ||
+        (parsed.data['format'] === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
       const key = `${path}?${JSON.stringify(Object.entries(parsed.data).sort(([a], [b]) => (a < b ? -1 : 1)))}`
       const result = await cache.get(key, () => answer(parsed.data))
-      if (wantsCsv && result.rows !== undefined && result.columns !== undefined) return reply.type('text/csv; charset=utf-8').send(toCsv(result.rows, result.columns))
+      if (wantsCsv && result.rows !== undefined && result.columns !== undefined)
+        return reply.type('text/csv; charset=utf-8').send(toCsv(result.rows, result.columns))
       return result.body
     })
 
@@ -63,21 +87,38 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
     const length = range.to.getTime() - range.from.getTime()
     const table = tableForRange(length)
     const previousRange = { from: new Date(range.from.getTime() - length), to: range.from }
-    const [current, previous] = await Promise.all([totals(table, whereClause(filters, 'window_start', range)), totals(table, whereClause(filters, 'window_start', previousRange))])
+    const [current, previous] = await Promise.all([
+      totals(table, whereClause(filters, 'window_start', range)),
+      totals(table, whereClause(filters, 'window_start', previousRange)),
+    ])
     return {
       body: {
         from: range.from.toISOString(),
         to: range.to.toISOString(),
         table,
         ...current,
-        previous: { from: previousRange.from.toISOString(), to: previousRange.to.toISOString(), events: previous.events, sources: previous.sources },
-        change: { events: percentChange(previous.events, current.events), sources: percentChange(previous.sources, current.sources) },
+        previous: {
+          from: previousRange.from.toISOString(),
+          to: previousRange.to.toISOString(),
+          events: previous.events,
+          sources: previous.sources,
+        },
+        change: {
+          events: percentChange(previous.events, current.events),
+          sources: percentChange(previous.sources, current.sources),
+        },
       },
     }
   })
 
   const totals = async (table: AggregateTable, where: Where) => {
-    const [row] = await read<{ events: string | number; sources: string | number; targets: string | number; first_seen: string; last_seen: string }>(
+    const [row] = await read<{
+      events: string | number
+      sources: string | number
+      targets: string | number
+      first_seen: string
+      last_seen: string
+    }>(
       `SELECT sum(events) AS events, uniqMerge(sources) AS sources, uniqMerge(targets) AS targets, min(first_seen) AS first_seen, max(last_seen) AS last_seen
        FROM ${table} WHERE ${where.sql}`,
       where.params,
@@ -113,7 +154,14 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
       sources: Number(row['sources']),
     }))
     return {
-      body: { from: range.from.toISOString(), to: range.to.toISOString(), step, table, truncated: rows.length > MAX_SERIES_ROWS, points },
+      body: {
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        step,
+        table,
+        truncated: rows.length > MAX_SERIES_ROWS,
+        points,
+      },
       rows: points,
       columns: ['time', ...dims, 'events', 'sources'],
     }
@@ -130,12 +178,27 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
          GROUP BY key ORDER BY events DESC, key LIMIT {n:UInt32}`
       : `SELECT ${query.by} AS key, sum(events) AS events, uniqMerge(sources) AS sources FROM ${table} WHERE ${where.sql}
          GROUP BY key ORDER BY events DESC, key LIMIT {n:UInt32}`
-    const rows = (await read<{ key: string | number; events: string | number; sources: string | number }>(sql, { ...where.params, n: query.n })).map((row) => ({
+    const rows = (
+      await read<{ key: string | number; events: string | number; sources: string | number }>(sql, {
+        ...where.params,
+        n: query.n,
+      })
+    ).map((row) => ({
       [query.by]: query.by === 'severity' ? Number(row.key) : row.key,
       events: Number(row.events),
       sources: Number(row.sources),
     }))
-    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), by: query.by, table: fromRaw ? 'events_raw' : table, rows }, rows, columns: [query.by, 'events', 'sources'] }
+    return {
+      body: {
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        by: query.by,
+        table: fromRaw ? 'events_raw' : table,
+        rows,
+      },
+      rows,
+      columns: [query.by, 'events', 'sources'],
+    }
   })
 
   route('/v1/matrix', QUERIES.matrix, async (query) => {
@@ -155,27 +218,45 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
       events: Number(row.events),
       sources: Number(row.sources),
     }))
-    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), table, cells: rows }, rows, columns: ['sector', 'region', 'region_name', 'events', 'sources'] }
+    return {
+      body: { from: range.from.toISOString(), to: range.to.toISOString(), table, cells: rows },
+      rows,
+      columns: ['sector', 'region', 'region_name', 'events', 'sources'],
+    }
   })
 
   route('/v1/events', QUERIES.events, async (query) => {
     const range = checkedRange(query, maxRangeDays)
     const where = whereClause(query, 'occurred_at', range)
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
-    const page = after === undefined ? '' : ` AND (occurred_at, event_id) < ({cursor_time:DateTime64(3, 'UTC')}, {cursor_id:UUID})`
+    const page =
+      after === undefined ? '' : ` AND (occurred_at, event_id) < ({cursor_time:DateTime64(3, 'UTC')}, {cursor_id:UUID})`
     const rows = await read<Record<string, unknown>>(
       `SELECT event_id, occurred_at, received_at, sensor_id, sensor_type, category, severity, signature, signature_id,
               mitre_technique, src_ip, src_port, dst_ip, dst_port, protocol, src_country, src_scope, org, sector, region, count
        FROM events_raw WHERE ${where.sql}${page}
        ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
-      { ...where.params, limit: query.limit + 1, ...(after && { cursor_time: clickhouseTime(after.time), cursor_id: after.id }) },
+      {
+        ...where.params,
+        limit: query.limit + 1,
+        ...(after && { cursor_time: clickhouseTime(after.time), cursor_id: after.id }),
+      },
     )
-    const events: Record<string, unknown>[] = rows
-      .slice(0, query.limit)
-      .map((row) => ({ ...row, occurred_at: isoTime(String(row['occurred_at'])), received_at: isoTime(String(row['received_at'])) }))
+    const events: Record<string, unknown>[] = rows.slice(0, query.limit).map((row) => ({
+      ...row,
+      occurred_at: isoTime(String(row['occurred_at'])),
+      received_at: isoTime(String(row['received_at'])),
+    }))
     const last = events.at(-1)
-    const next = rows.length > query.limit && last !== undefined ? encodeCursor(new Date(String(last['occurred_at'])), String(last['event_id'])) : null
-    return { body: { from: range.from.toISOString(), to: range.to.toISOString(), events, next_cursor: next }, rows: events, columns: EVENT_COLUMNS }
+    const next =
+      rows.length > query.limit && last !== undefined
+        ? encodeCursor(new Date(String(last['occurred_at'])), String(last['event_id']))
+        : null
+    return {
+      body: { from: range.from.toISOString(), to: range.to.toISOString(), events, next_cursor: next },
+      rows: events,
+      columns: EVENT_COLUMNS,
+    }
   })
 
   app.get('/openapi.json', async () => openApiDocument())
@@ -200,7 +281,8 @@ function encodeCursor(time: Date, id: string): string {
 function decodeCursor(cursor: string): { time: Date; id: string } {
   try {
     const [ms, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
-    if (typeof ms === 'number' && Number.isFinite(ms) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { time: new Date(ms), id }
+    if (typeof ms === 'number' && Number.isFinite(ms) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id))
+      return { time: new Date(ms), id }
   } catch {
     // falls through to the error below
   }

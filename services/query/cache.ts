@@ -14,7 +14,8 @@ export class AnswerCache {
     const hit = this.entries.get(key)
     if (hit !== undefined && now - hit.at < this.ttlMs) return hit.value as Promise<T>
     if (this.entries.size >= this.maxEntries) {
-      for (const [old, entry] of this.entries) if (now - entry.at >= this.ttlMs || this.entries.size >= this.maxEntries) this.entries.delete(old)
+      for (const [old, entry] of this.entries)
+        if (now - entry.at >= this.ttlMs || this.entries.size >= this.maxEntries) this.entries.delete(old)
     }
     const value = compute()
     this.entries.set(key, { at: now, value })

@@ -5,7 +5,9 @@ import { SECTORS } from '../../schemas/sectors.js'
 import { QalqanError } from '../errors.js'
 
 const time = (example: string, description: string) =>
-  z.iso.datetime({ offset: true, error: `must be an ISO 8601 time with an offset, such as ${example}` }).meta({ example, description })
+  z.iso
+    .datetime({ offset: true, error: `must be an ISO 8601 time with an offset, such as ${example}` })
+    .meta({ example, description })
 
 /** The filters every analyst endpoint takes: a time range and, optionally, what to narrow it to. */
 export const Filters = z.strictObject({
@@ -46,10 +48,15 @@ export interface Where {
 }
 
 /** A WHERE clause over a time column and the filters; every value is a bound parameter. */
-export function whereClause(filters: Filters, timeColumn: 'window_start' | 'occurred_at', range: { from: Date; to: Date }): Where {
+export function whereClause(
+  filters: Filters,
+  timeColumn: 'window_start' | 'occurred_at',
+  range: { from: Date; to: Date },
+): Where {
   const timeType = timeColumn === 'window_start' ? "DateTime('UTC')" : "DateTime64(3, 'UTC')"
   const clauses = [`${timeColumn} >= {from:${timeType}}`, `${timeColumn} < {to:${timeType}}`]
-  const time = (date: Date) => (timeColumn === 'window_start' ? clickhouseTime(date).slice(0, 19) : clickhouseTime(date))
+  const time = (date: Date) =>
+    timeColumn === 'window_start' ? clickhouseTime(date).slice(0, 19) : clickhouseTime(date)
   const params: Record<string, string | number> = { from: time(range.from), to: time(range.to) }
   for (const [name, type] of Object.entries(FILTER_COLUMNS) as [keyof typeof FILTER_COLUMNS, string][]) {
     const value = filters[name]
@@ -66,7 +73,10 @@ export function checkedRange(filters: Filters, maxRangeDays: number): { from: Da
   const to = new Date(filters.to)
   if (!(from.getTime() < to.getTime())) throw new QalqanError('QLQ_ERR_INVALID_QUERY', 'from must be before to')
   if (to.getTime() - from.getTime() > maxRangeDays * 86_400_000) {
-    throw new QalqanError('QLQ_ERR_INVALID_QUERY', `the range is longer than ${maxRangeDays} days (QALQAN_QUERY_MAX_RANGE_DAYS): narrow it`)
+    throw new QalqanError(
+      'QLQ_ERR_INVALID_QUERY',
+      `the range is longer than ${maxRangeDays} days (QALQAN_QUERY_MAX_RANGE_DAYS): narrow it`,
+    )
   }
   return { from, to }
 }

@@ -3,7 +3,11 @@ import { CanonicalEvent } from '../../schemas/event.js'
 import { ERRORS } from '../errors.js'
 import { QUERIES } from './params.js'
 
-const ErrorAnswer = z.object({ error: z.enum(Object.keys(ERRORS) as [string, ...string[]]), message: z.string(), retryable: z.boolean() })
+const ErrorAnswer = z.object({
+  error: z.enum(Object.keys(ERRORS) as [string, ...string[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+})
 const range = { from: z.iso.datetime(), to: z.iso.datetime() }
 const counts = { events: z.int(), sources: z.int() }
 
@@ -16,26 +20,70 @@ const ANSWERS = {
     first_seen: z.iso.datetime().nullable(),
     last_seen: z.iso.datetime().nullable(),
     previous: z.object({ ...range, ...counts }),
-    change: z.object({ events: z.number().nullable(), sources: z.number().nullable() }).meta({ description: 'percent change against the previous range of the same length; null when it had none' }),
+    change: z
+      .object({ events: z.number().nullable(), sources: z.number().nullable() })
+      .meta({ description: 'percent change against the previous range of the same length; null when it had none' }),
   }),
   timeseries: z.object({
     ...range,
     step: z.string(),
     table: z.string(),
     truncated: z.boolean(),
-    points: z.array(z.looseObject({ time: z.iso.datetime(), ...counts }).meta({ description: 'plus one field per group_by dimension' })),
+    points: z.array(
+      z
+        .looseObject({ time: z.iso.datetime(), ...counts })
+        .meta({ description: 'plus one field per group_by dimension' }),
+    ),
   }),
-  top: z.object({ ...range, by: z.string(), table: z.string(), rows: z.array(z.looseObject(counts).meta({ description: 'plus the ranked field, named after by' })) }),
-  matrix: z.object({ ...range, table: z.string(), cells: z.array(z.object({ sector: z.string(), region: z.string(), region_name: z.string(), ...counts })) }),
-  events: z.object({ ...range, events: z.array(CanonicalEvent.omit({ v: true })), next_cursor: z.string().nullable().meta({ description: 'pass as cursor for the next page; null on the last' }) }),
+  top: z.object({
+    ...range,
+    by: z.string(),
+    table: z.string(),
+    rows: z.array(z.looseObject(counts).meta({ description: 'plus the ranked field, named after by' })),
+  }),
+  matrix: z.object({
+    ...range,
+    table: z.string(),
+    cells: z.array(z.object({ sector: z.string(), region: z.string(), region_name: z.string(), ...counts })),
+  }),
+  events: z.object({
+    ...range,
+    events: z.array(CanonicalEvent.omit({ v: true })),
+    next_cursor: z.string().nullable().meta({ description: 'pass as cursor for the next page; null on the last' }),
+  }),
 } as const
 
 const ENDPOINTS = {
-  summary: { path: '/v1/summary', summary: 'Totals and distinct sources for a range, against the previous range of the same length', example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&sector=finance', csv: false },
-  timeseries: { path: '/v1/timeseries', summary: 'Attacks over time at a chosen or automatic step, optionally grouped', example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&step=1h&group_by=sector', csv: true },
-  top: { path: '/v1/top', summary: 'The top N source countries, categories, signatures, sectors, regions or organisations', example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&by=src_country&n=10', csv: true },
-  matrix: { path: '/v1/matrix', summary: 'Attacks per sector and region: the data of a heat map', example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z', csv: true },
-  events: { path: '/v1/events', summary: 'The raw events behind a filter, newest first, paged with a cursor', example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&region=KZ-71&limit=50', csv: true },
+  summary: {
+    path: '/v1/summary',
+    summary: 'Totals and distinct sources for a range, against the previous range of the same length',
+    example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&sector=finance',
+    csv: false,
+  },
+  timeseries: {
+    path: '/v1/timeseries',
+    summary: 'Attacks over time at a chosen or automatic step, optionally grouped',
+    example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&step=1h&group_by=sector',
+    csv: true,
+  },
+  top: {
+    path: '/v1/top',
+    summary: 'The top N source countries, categories, signatures, sectors, regions or organisations',
+    example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&by=src_country&n=10',
+    csv: true,
+  },
+  matrix: {
+    path: '/v1/matrix',
+    summary: 'Attacks per sector and region: the data of a heat map',
+    example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z',
+    csv: true,
+  },
+  events: {
+    path: '/v1/events',
+    summary: 'The raw events behind a filter, newest first, paged with a cursor',
+    example: '?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z&region=KZ-71&limit=50',
+    csv: true,
+  },
 } as const
 
 let document: Record<string, unknown> | undefined
@@ -48,13 +96,28 @@ export function openApiDocument(): Record<string, unknown> {
 
 function build(): Record<string, unknown> {
   const paths: Record<string, unknown> = {}
-  for (const [name, endpoint] of Object.entries(ENDPOINTS) as [keyof typeof ENDPOINTS, (typeof ENDPOINTS)[keyof typeof ENDPOINTS]][]) {
-    const query = z.toJSONSchema(QUERIES[name], { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, Record<string, unknown>>; required?: string[] }
+  for (const [name, endpoint] of Object.entries(ENDPOINTS) as [
+    keyof typeof ENDPOINTS,
+    (typeof ENDPOINTS)[keyof typeof ENDPOINTS],
+  ][]) {
+    const query = z.toJSONSchema(QUERIES[name], { io: 'input', unrepresentable: 'any' }) as {
+      properties: Record<string, Record<string, unknown>>
+      required?: string[]
+    }
     const parameters = Object.entries(query.properties).map(([param, schema]) => {
       const { description, example, ...rest } = schema
-      return { name: param, in: 'query', required: query.required?.includes(param) ?? false, schema: rest, ...(description !== undefined && { description }), ...(example !== undefined && { example }) }
+      return {
+        name: param,
+        in: 'query',
+        required: query.required?.includes(param) ?? false,
+        schema: rest,
+        ...(description !== undefined && { description }),
+        ...(example !== undefined && { example }),
+      }
     })
-    const content: Record<string, unknown> = { 'application/json': { schema: z.toJSONSchema(ANSWERS[name], { unrepresentable: 'any' }) } }
+    const content: Record<string, unknown> = {
+      'application/json': { schema: z.toJSONSchema(ANSWERS[name], { unrepresentable: 'any' }) },
+    }
     if (endpoint.csv) content['text/csv'] = { schema: { type: 'string' } }
     paths[endpoint.path] = {
       get: {
@@ -75,10 +138,17 @@ function build(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Qalqan query API', version: '1', description: 'Read-only access for SOC analysts to attack aggregates by sector, region, category, severity, source country and organisation, and to the raw events behind them.' },
+    info: {
+      title: 'Qalqan query API',
+      version: '1',
+      description:
+        'Read-only access for SOC analysts to attack aggregates by sector, region, category, severity, source country and organisation, and to the raw events behind them.',
+    },
     servers: [{ url: '/' }],
     components: {
-      securitySchemes: { analystToken: { type: 'http', scheme: 'bearer', description: 'an analyst token from the token registry' } },
+      securitySchemes: {
+        analystToken: { type: 'http', scheme: 'bearer', description: 'an analyst token from the token registry' },
+      },
       schemas: { Error: z.toJSONSchema(ErrorAnswer) },
     },
     paths,
@@ -92,9 +162,25 @@ function errorResponse(description: string) {
 /** A page that shows the document to a person: each endpoint, its parameters and an example. */
 export function docsPage(): string {
   const doc = openApiDocument() as {
-    paths: Record<string, { get: { summary: string; description: string; parameters: { name: string; required: boolean; description?: string; example?: unknown; schema: Record<string, unknown> }[] } }>
+    paths: Record<
+      string,
+      {
+        get: {
+          summary: string
+          description: string
+          parameters: {
+            name: string
+            required: boolean
+            description?: string
+            example?: unknown
+            schema: Record<string, unknown>
+          }[]
+        }
+      }
+    >
   }
-  const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+  const escapeHtml = (text: string) =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
   const sections = Object.entries(doc.paths)
     .map(([path, { get }]) => {
       const rows = get.parameters

@@ -6,12 +6,17 @@ import { STEP_NAMES } from './tables.js'
 export const DIMENSIONS = ['sector', 'region', 'category', 'severity', 'src_country', 'org'] as const
 export const TOP_BY = [...DIMENSIONS, 'signature'] as const
 
-const csvOption = { format: z.enum(['json', 'csv']).optional().meta({ description: 'csv for a table; or send Accept: text/csv' }) }
+const csvOption = {
+  format: z.enum(['json', 'csv']).optional().meta({ description: 'csv for a table; or send Accept: text/csv' }),
+}
 
 export const QUERIES = {
   summary: Filters,
   timeseries: Filters.extend({
-    step: z.enum(['auto', ...STEP_NAMES]).default('auto').meta({ description: 'the width of each point; auto keeps a series under 300 points' }),
+    step: z
+      .enum(['auto', ...STEP_NAMES])
+      .default('auto')
+      .meta({ description: 'the width of each point; auto keeps a series under 300 points' }),
     group_by: z
       .string()
       .transform((value, ctx) => {
@@ -29,14 +34,26 @@ export const QUERIES = {
   }),
   top: Filters.extend({
     by: z.enum(TOP_BY),
-    n: z.string().regex(/^\d{1,3}$/, { error: 'must be a whole number from 1 to 100' }).transform(Number).pipe(z.int().min(1).max(100)).default(10),
+    n: z
+      .string()
+      .regex(/^\d{1,3}$/, { error: 'must be a whole number from 1 to 100' })
+      .transform(Number)
+      .pipe(z.int().min(1).max(100))
+      .default(10),
     ...csvOption,
   }),
   matrix: Filters.extend(csvOption),
   events: Filters.extend({
-    limit: z.string().regex(/^\d{1,4}$/, { error: 'must be a whole number from 1 to 1000' }).transform(Number).pipe(z.int().min(1).max(1000)).default(100),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, { error: 'must be the next_cursor of a previous answer' }).optional(),
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, { error: 'must be a whole number from 1 to 1000' })
+      .transform(Number)
+      .pipe(z.int().min(1).max(1000))
+      .default(100),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,200}$/, { error: 'must be the next_cursor of a previous answer' })
+      .optional(),
     ...csvOption,
   }),
 } as const
-

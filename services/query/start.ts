@@ -14,7 +14,11 @@ export interface QueryNeeds {
 
 /** http -> analyst token -> bound-parameter SQL -> ClickHouse. */
 export async function startQuery(needs: QueryNeeds): Promise<{ url: string; close(): Promise<void> }> {
-  const app = buildQueryApi(needs.config, { logger: needs.logger, tokens: needs.tokens, clickhouse: needs.clickhouse.reader })
+  const app = buildQueryApi(needs.config, {
+    logger: needs.logger,
+    tokens: needs.tokens,
+    clickhouse: needs.clickhouse.reader,
+  })
   const url = await listen(app, needs.config.query)
   needs.logger.info({ url }, 'query API listening')
   return { url, close: () => app.close() }

@@ -9,7 +9,9 @@ import type { Retrying } from './retry.js'
  */
 export async function planRange(batch: PartitionBatch, ledger: Ledger, retry: Retrying): Promise<OffsetRange> {
   const { topic, partition, firstOffset, lastOffset } = batch
-  const planned = await retry('reading the batch ledger', () => ledger.plannedLastOffset({ topic, partition, firstOffset }))
+  const planned = await retry('reading the batch ledger', () =>
+    ledger.plannedLastOffset({ topic, partition, firstOffset }),
+  )
   if (planned === undefined) {
     const range = { topic, partition, firstOffset, lastOffset }
     await retry('writing the batch ledger', () => ledger.plan(range))
@@ -17,7 +19,9 @@ export async function planRange(batch: PartitionBatch, ledger: Ledger, retry: Re
   }
   if (BigInt(planned) > BigInt(lastOffset)) {
     // The refetch came back shorter than the original batch: let Kafka fetch again rather than cut elsewhere.
-    throw new Error(`replayed batch ${topic}:${partition}:${firstOffset} was planned to end at ${planned} but the fetch ended at ${lastOffset}`)
+    throw new Error(
+      `replayed batch ${topic}:${partition}:${firstOffset} was planned to end at ${planned} but the fetch ended at ${lastOffset}`,
+    )
   }
   return { topic, partition, firstOffset, lastOffset: planned }
 }

@@ -32,7 +32,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
   const partitions = new Map<string, { ids: RecentIds; nextOffset: bigint }>()
 
   return async function store(batch, heartbeat) {
-    const retry = retrying({ ...deps, ...(deps.retryDelayMs !== undefined && { initialDelayMs: deps.retryDelayMs }) }, heartbeat)
+    const retry = retrying(
+      { ...deps, ...(deps.retryDelayMs !== undefined && { initialDelayMs: deps.retryDelayMs }) },
+      heartbeat,
+    )
     const range = await planRange(batch, deps.ledger, retry)
     const key = `${batch.topic}:${batch.partition}`
     let state = partitions.get(key)
@@ -55,7 +58,15 @@ export function createStore(deps: StoreDeps): BatchHandler {
     let received = 0
     const last = BigInt(range.lastOffset)
     const reject = (reason: string, sensorId: string | null, raw: string) =>
-      rejected.push({ reason, stage: 'store', format: 'canonical', sensor_id: sensorId, index: null, received_at: new Date().toISOString(), raw })
+      rejected.push({
+        reason,
+        stage: 'store',
+        format: 'canonical',
+        sensor_id: sensorId,
+        index: null,
+        received_at: new Date().toISOString(),
+        raw,
+      })
     for (const message of batch.messages) {
       if (BigInt(message.offset) > last) break
       received++
@@ -81,7 +92,8 @@ export function createStore(deps: StoreDeps): BatchHandler {
     await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
     const started = process.hrtime.bigint()
     await retry('writing events to ClickHouse', () => deps.events.insert(events, range))
-    if (events.length > 0) deps.metrics.clickhouseInserted(events.length, Number(process.hrtime.bigint() - started) / 1e9)
+    if (events.length > 0)
+      deps.metrics.clickhouseInserted(events.length, Number(process.hrtime.bigint() - started) / 1e9)
     deps.metrics.stage('store', { received, sent: events.length })
     if (duplicates > 0) deps.metrics.stage('store', { discarded: duplicates, discardReason: 'duplicate_event_id' })
     if (rejected.length > 0) {

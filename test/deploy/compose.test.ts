@@ -39,30 +39,41 @@ interface Compose {
 
 /** Compose's interpolation: $$, $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+other}. */
 function interpolate(value: string, env: Record<string, string>, missing: Set<string>): string {
-  return value.replace(/\$\$|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g, (match, bare, name, operator, argument) => {
-    if (match === '$$') return '$'
-    const variable = (bare ?? name) as string
-    const value = env[variable]
-    const set = value !== undefined
-    const nonEmpty = set && value !== ''
-    switch (operator as string | undefined) {
-      case ':-': return nonEmpty ? value : argument
-      case '-': return set ? value : argument
-      case ':?': case '?':
-        if (operator === ':?' ? !nonEmpty : !set) missing.add(variable)
-        return value ?? ''
-      case ':+': return nonEmpty ? argument : ''
-      case '+': return set ? argument : ''
-      default: return value ?? ''
-    }
-  })
+  return value.replace(
+    /\$\$|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}/g,
+    (match, bare, name, operator, argument) => {
+      if (match === '$$') return '$'
+      const variable = (bare ?? name) as string
+      const value = env[variable]
+      const set = value !== undefined
+      const nonEmpty = set && value !== ''
+      switch (operator as string | undefined) {
+        case ':-':
+          return nonEmpty ? value : argument
+        case '-':
+          return set ? value : argument
+        case ':?':
+        case '?':
+          if (operator === ':?' ? !nonEmpty : !set) missing.add(variable)
+          return value ?? ''
+        case ':+':
+          return nonEmpty ? argument : ''
+        case '+':
+          return set ? argument : ''
+        default:
+          return value ?? ''
+      }
+    },
+  )
 }
 
 function interpolateAll<T>(node: T, env: Record<string, string>, missing: Set<string>): T {
   if (typeof node === 'string') return interpolate(node, env, missing) as T
   if (Array.isArray(node)) return node.map((item) => interpolateAll(item, env, missing)) as T
   if (node !== null && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, interpolateAll(value, env, missing)])) as T
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => [key, interpolateAll(value, env, missing)]),
+    ) as T
   }
   return node
 }
@@ -86,7 +97,9 @@ function service(name: string): Service {
 }
 
 function env(name: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([key, value]) => [key, String(value ?? '')]))
+  return Object.fromEntries(
+    Object.entries(service(name).environment ?? {}).map(([key, value]) => [key, String(value ?? '')]),
+  )
 }
 
 /** The service's mapping node in the YAML, to see what it merges. */
@@ -94,7 +107,11 @@ function mergedAliases(path: (string | number)[]): string[] {
   const node = document.getIn(path, true)
   if (!isMap(node)) return []
   return (node.items as Pair[])
-    .filter((pair) => isScalar(pair.key) && (pair.key.value === '<<' || (typeof pair.key.value === 'symbol' && pair.key.value.description === '<<')))
+    .filter(
+      (pair) =>
+        isScalar(pair.key) &&
+        (pair.key.value === '<<' || (typeof pair.key.value === 'symbol' && pair.key.value.description === '<<')),
+    )
     .flatMap((pair) => (isAlias(pair.value) ? [pair.value.source] : []))
 }
 
@@ -107,14 +124,21 @@ t.test('the YAML parses cleanly, anchors and merge keys included', async (t) => 
 t.test('the file is valid against the Compose Specification, before and after interpolation', async (t) => {
   // dclint ships the current compose-spec.json (models, include, develop, ...); its exports name
   // only the package, so the schema is found beside its package.json.
-  const schemaFile = join(dirname(createRequire(import.meta.url).resolve('dclint/package.json')), 'schemas', 'compose.schema.json')
+  const schemaFile = join(
+    dirname(createRequire(import.meta.url).resolve('dclint/package.json')),
+    'schemas',
+    'compose.schema.json',
+  )
   const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as Record<string, unknown>
   t.equal(schema['title'], 'Compose Specification')
   // Its $schema names draft-07 by an https URL that Ajv's draft-07 does not call itself.
   delete schema['$schema']
   const ajv = new Ajv({ allErrors: true, strict: false })
   const validate = ajv.compile(schema)
-  for (const [label, model] of [['as written', raw], ['interpolated', compose]] as const) {
+  for (const [label, model] of [
+    ['as written', raw],
+    ['interpolated', compose],
+  ] as const) {
     const valid = validate(model)
     t.ok(valid, `${label}: ${ajv.errorsText(validate.errors, { separator: '\n' })}`)
   }
@@ -124,10 +148,15 @@ t.test('dclint, a Compose linter, finds no error', async (t) => {
   // Its default rules; the warnings it gives are about the order of keys and services only.
   const linter = new DCLinter({ rules: {}, quiet: true, debug: false, exclude: [] })
   // dclint's declarations import without extensions, which NodeNext does not resolve: its shape here.
-  const results = linter.lintFiles([COMPOSE_FILE], false) as { messages: { type: string; line: number; message: string; rule: string }[] }[]
+  const results = linter.lintFiles([COMPOSE_FILE], false) as {
+    messages: { type: string; line: number; message: string; rule: string }[]
+  }[]
   t.equal(results.length, 1, 'it read the file')
   const errors = (results[0]?.messages ?? []).filter((message) => message.type === 'error')
-  t.same(errors.map((message) => `${message.line}: ${message.message} (${message.rule})`), [])
+  t.same(
+    errors.map((message) => `${message.line}: ${message.message} (${message.rule})`),
+    [],
+  )
 })
 
 t.test('every image is pinned to a release, never latest', async (t) => {
@@ -139,7 +168,10 @@ t.test('every image is pinned to a release, never latest', async (t) => {
   for (const name of QALQAN) t.equal(service(name).image, `qalqan:${VERSION}`, `${name} runs this version of Qalqan`)
   // Grafana's plugin is a version too.
   const plugins = env('grafana')['GF_PLUGINS_PREINSTALL_SYNC']?.split(',') ?? []
-  t.ok(plugins.some((plugin) => plugin.startsWith('grafana-clickhouse-datasource@')), 'the ClickHouse data source is installed')
+  t.ok(
+    plugins.some((plugin) => plugin.startsWith('grafana-clickhouse-datasource@')),
+    'the ClickHouse data source is installed',
+  )
   for (const plugin of plugins) t.match(plugin, /^[a-z0-9-]+@\d+\.\d+\.\d+$/, `plugin ${plugin} is pinned`)
 })
 
@@ -152,12 +184,16 @@ t.test('the Qalqan services: one image built from deploy/Dockerfile, the x-qalqa
     t.equal(resolve(DEPLOY, build?.context ?? '-'), PROJECT_ROOT, `${name} builds from the repository root`)
     t.equal(build?.dockerfile, 'deploy/Dockerfile')
     t.ok(existsSync(join(PROJECT_ROOT, build?.dockerfile ?? '-')))
-    t.equal(env(name)['QALQAN_ROLE'], name, `${name} runs the ${name} role, set by QALQAN_ROLE (which the image's healthcheck reads)`)
+    t.equal(
+      env(name)['QALQAN_ROLE'],
+      name,
+      `${name} runs the ${name} role, set by QALQAN_ROLE (which the image's healthcheck reads)`,
+    )
   }
   t.equal(service('collector').deploy?.replicas, 2, 'two collectors')
 })
 
-t.test('every service has a healthcheck; the Qalqan ones are the image\'s own', async (t) => {
+t.test("every service has a healthcheck; the Qalqan ones are the image's own", async (t) => {
   const dockerfile = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8')
   t.match(dockerfile, /^HEALTHCHECK (?:[^\n]*\\\n)*[^\n]*CMD \[/m, 'deploy/Dockerfile has a HEALTHCHECK')
   for (const [name, { healthcheck }] of Object.entries(compose.services)) {
@@ -174,17 +210,23 @@ t.test('every service has a healthcheck; the Qalqan ones are the image\'s own', 
   }
 })
 
-t.test('each Qalqan service\'s settings pass the program\'s own configuration check', async (t) => {
+t.test("each Qalqan service's settings pass the program's own configuration check", async (t) => {
   for (const name of QALQAN) {
     const config = loadConfig(env(name))
     t.same(config.roles, [name])
     t.equal(config.clickhouse.url, 'http://clickhouse:8123', `${name} talks to the clickhouse service`)
     t.same(config.kafka.brokers, ['kafka:9092'])
-    for (const role of ['collector', 'query', 'worker'] as const) t.equal(config[role].host, '0.0.0.0', `${name}: ${role} listens on every interface`)
+    for (const role of ['collector', 'query', 'worker'] as const)
+      t.equal(config[role].host, '0.0.0.0', `${name}: ${role} listens on every interface`)
     // The registry is read-only inside the container, from a folder so that a replaced file is seen.
-    const mount = (service(name).volumes ?? []).find((volume) => typeof volume === 'object' && config.tokensFile?.startsWith(`${volume.target}/`))
+    const mount = (service(name).volumes ?? []).find(
+      (volume) => typeof volume === 'object' && config.tokensFile?.startsWith(`${volume.target}/`),
+    )
     t.ok(mount, `${name}: ${config.tokensFile} lies in a mounted folder`)
-    t.same(typeof mount === 'object' && { type: mount.type, read_only: mount.read_only }, { type: 'bind', read_only: true })
+    t.same(typeof mount === 'object' && { type: mount.type, read_only: mount.read_only }, {
+      type: 'bind',
+      read_only: true,
+    })
   }
   // The demo registry named in the header exists and is a registry.
   t.ok(existsSync(join(DEPLOY, SAMPLE_ENV.REGISTRY_DIR, 'tokens.json')))
@@ -196,7 +238,8 @@ t.test('the secrets compose.yaml needs are named in its header, and nothing has 
   interpolateAll(raw, {}, missing)
   t.same([...missing].sort(), Object.keys(SAMPLE_ENV).sort(), 'exactly these must be set')
   const header = SOURCE.slice(0, SOURCE.indexOf('\nname:'))
-  for (const variable of missing) t.match(header, new RegExp(`^#\\s+${variable}=`, 'm'), `the header shows ${variable} in deploy/.env`)
+  for (const variable of missing)
+    t.match(header, new RegExp(`^#\\s+${variable}=`, 'm'), `the header shows ${variable} in deploy/.env`)
   t.notMatch(SOURCE, /PASSWORD[^\n]*:-/, 'no password falls back to a default')
 })
 
@@ -207,14 +250,24 @@ t.test('Kafka runs in KRaft mode with a valid cluster id and a listener for the 
   // A cluster id is 16 bytes, base64url without padding.
   t.equal(Buffer.from(kafka['CLUSTER_ID'] ?? '', 'base64url').length, 16)
   t.match(kafka['CLUSTER_ID'], /^[A-Za-z0-9_-]{22}$/)
-  t.match(kafka['KAFKA_ADVERTISED_LISTENERS'], /(^|,)INTERNAL:\/\/kafka:9092(,|$)/, 'the brokers Qalqan is given are advertised')
+  t.match(
+    kafka['KAFKA_ADVERTISED_LISTENERS'],
+    /(^|,)INTERNAL:\/\/kafka:9092(,|$)/,
+    'the brokers Qalqan is given are advertised',
+  )
   t.equal(kafka['KAFKA_AUTO_CREATE_TOPICS_ENABLE'], 'false', 'topics come from Qalqan, with their partitions')
-  const dataVolume = (service('kafka').volumes ?? []).find((volume) => typeof volume === 'string' && volume.endsWith(`:${kafka['KAFKA_LOG_DIRS']}`))
+  const dataVolume = (service('kafka').volumes ?? []).find(
+    (volume) => typeof volume === 'string' && volume.endsWith(`:${kafka['KAFKA_LOG_DIRS']}`),
+  )
   t.ok(dataVolume, 'the log dirs are on a volume')
 })
 
 t.test('ClickHouse, Qalqan and Grafana agree on database, users and passwords', async (t) => {
-  t.match(service('clickhouse').image, /^clickhouse\/clickhouse-server:(24\.(8|9|1[0-2])|2[5-9]\.\d+)\./, 'ClickHouse 24.8 or newer')
+  t.match(
+    service('clickhouse').image,
+    /^clickhouse\/clickhouse-server:(24\.(8|9|1[0-2])|2[5-9]\.\d+)\./,
+    'ClickHouse 24.8 or newer',
+  )
   const clickhouse = env('clickhouse')
   const grafana = env('grafana')
   for (const name of ['worker', 'query']) {
@@ -229,7 +282,7 @@ t.test('ClickHouse, Qalqan and Grafana agree on database, users and passwords', 
   const [mounted] = service('clickhouse').configs ?? []
   t.match(mounted?.target, /^\/etc\/clickhouse-server\/users\.d\/[^/]+\.xml$/)
   const xml = compose.configs?.[mounted?.source ?? '']?.content ?? ''
-  t.match(xml, new RegExp(`<users>\\s*<${grafana['CLICKHOUSE_USER']}>`), 'the users.d file defines Grafana\'s user')
+  t.match(xml, new RegExp(`<users>\\s*<${grafana['CLICKHOUSE_USER']}>`), "the users.d file defines Grafana's user")
   t.match(xml, new RegExp(`GRANT SELECT ON ${clickhouse['CLICKHOUSE_DB']}\\.\\*`))
   t.match(xml, /<readonly>[12]<\/readonly>/)
   const fromEnv = /from_env="([A-Z_]+)"/.exec(xml)?.[1] ?? '-'
@@ -247,16 +300,26 @@ t.test('Grafana gets the provisioning of deploy/grafana and what it expands', as
     t.comment('deploy/grafana/provisioning is not there yet: the cross-checks wait for it')
     return
   }
-  const yamls = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((file) => /\.ya?ml$/.test(file)).map((file) => readFileSync(join(dir, file), 'utf8')) : [])
+  const yamls = (dir: string) =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .filter((file) => /\.ya?ml$/.test(file))
+          .map((file) => readFileSync(join(dir, file), 'utf8'))
+      : []
   // The dashboards provider reads the folder that the compose file mounts.
   for (const text of yamls(join(provisioning, 'dashboards'))) {
     const providers = (parseYaml(text) as { providers?: { options?: { path?: string } }[] }).providers ?? []
-    for (const provider of providers) t.equal(provider.options?.path, dashboards, 'the dashboards provider reads the mounted folder')
+    for (const provider of providers)
+      t.equal(provider.options?.path, dashboards, 'the dashboards provider reads the mounted folder')
   }
   // Every variable the data source files expand is set in Grafana's environment.
   const grafana = env('grafana')
   for (const text of yamls(join(provisioning, 'datasources'))) {
-    const body = text.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n')
-    for (const [, variable] of body.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g)) t.ok(grafana[variable ?? ''], `Grafana's environment sets ${variable}`)
+    const body = text
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('#'))
+      .join('\n')
+    for (const [, variable] of body.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g))
+      t.ok(grafana[variable ?? ''], `Grafana's environment sets ${variable}`)
   }
 })

@@ -65,8 +65,15 @@ interface Dashboard {
   templating: { list: Variable[] }
 }
 
-const DASHBOARD_FILES = readdirSync(join(GRAFANA, 'dashboards')).filter((file) => file.endsWith('.json')).sort()
-const DASHBOARDS = new Map(DASHBOARD_FILES.map((file) => [file, JSON.parse(readFileSync(join(GRAFANA, 'dashboards', file), 'utf8')) as Dashboard]))
+const DASHBOARD_FILES = readdirSync(join(GRAFANA, 'dashboards'))
+  .filter((file) => file.endsWith('.json'))
+  .sort()
+const DASHBOARDS = new Map(
+  DASHBOARD_FILES.map((file) => [
+    file,
+    JSON.parse(readFileSync(join(GRAFANA, 'dashboards', file), 'utf8')) as Dashboard,
+  ]),
+)
 
 /** Every panel, those inside collapsed rows too. */
 function allPanels(dashboard: Dashboard): Panel[] {
@@ -85,33 +92,45 @@ function durationMs(text: string): number {
 
 // --- provisioning -----------------------------------------------------------------------------
 
-t.test('the data source provisioning parses and names the v4 ClickHouse plugin, over HTTP, from the environment', async (t) => {
-  const file = readFileSync(join(GRAFANA, 'provisioning', 'datasources', 'clickhouse.yaml'), 'utf8')
-  const doc = parseYaml(file) as { apiVersion: number; datasources: Record<string, unknown>[] }
-  t.equal(doc.apiVersion, 1)
-  t.equal(doc.datasources.length, 1)
-  t.match(doc.datasources[0], {
-    uid: DATASOURCE.uid,
-    type: DATASOURCE.type,
-    access: 'proxy',
-    jsonData: {
-      host: '${CLICKHOUSE_HOST}',
-      port: '${CLICKHOUSE_PORT}',
-      protocol: 'http',
-      secure: false,
-      defaultDatabase: '${CLICKHOUSE_DATABASE}',
-      username: '${CLICKHOUSE_USER}',
-    },
-    secureJsonData: { password: '${CLICKHOUSE_PASSWORD}' },
-  })
-  // Grafana expands $NAME and ${NAME} in provisioning files; every name used is documented at the top.
-  const names = new Set([...file.replace(/^#.*$/gm, '').matchAll(/\$\{?(\w+)\}?/g)].map((m) => m[1]))
-  for (const name of names) t.match(file, new RegExp(`^#\\s+${name}\\s`, 'm'), `${name} is documented`)
-  t.same([...names].sort(), ['CLICKHOUSE_DATABASE', 'CLICKHOUSE_HOST', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_PORT', 'CLICKHOUSE_USER'])
-})
+t.test(
+  'the data source provisioning parses and names the v4 ClickHouse plugin, over HTTP, from the environment',
+  async (t) => {
+    const file = readFileSync(join(GRAFANA, 'provisioning', 'datasources', 'clickhouse.yaml'), 'utf8')
+    const doc = parseYaml(file) as { apiVersion: number; datasources: Record<string, unknown>[] }
+    t.equal(doc.apiVersion, 1)
+    t.equal(doc.datasources.length, 1)
+    t.match(doc.datasources[0], {
+      uid: DATASOURCE.uid,
+      type: DATASOURCE.type,
+      access: 'proxy',
+      jsonData: {
+        host: '${CLICKHOUSE_HOST}',
+        port: '${CLICKHOUSE_PORT}',
+        protocol: 'http',
+        secure: false,
+        defaultDatabase: '${CLICKHOUSE_DATABASE}',
+        username: '${CLICKHOUSE_USER}',
+      },
+      secureJsonData: { password: '${CLICKHOUSE_PASSWORD}' },
+    })
+    // Grafana expands $NAME and ${NAME} in provisioning files; every name used is documented at the top.
+    const names = new Set([...file.replace(/^#.*$/gm, '').matchAll(/\$\{?(\w+)\}?/g)].map((m) => m[1]))
+    for (const name of names) t.match(file, new RegExp(`^#\\s+${name}\\s`, 'm'), `${name} is documented`)
+    t.same([...names].sort(), [
+      'CLICKHOUSE_DATABASE',
+      'CLICKHOUSE_HOST',
+      'CLICKHOUSE_PASSWORD',
+      'CLICKHOUSE_PORT',
+      'CLICKHOUSE_USER',
+    ])
+  },
+)
 
 t.test('the dashboard provisioning parses and reads the mounted folder', async (t) => {
-  const doc = parseYaml(readFileSync(join(GRAFANA, 'provisioning', 'dashboards', 'qalqan.yaml'), 'utf8')) as { apiVersion: number; providers: Record<string, unknown>[] }
+  const doc = parseYaml(readFileSync(join(GRAFANA, 'provisioning', 'dashboards', 'qalqan.yaml'), 'utf8')) as {
+    apiVersion: number
+    providers: Record<string, unknown>[]
+  }
   t.equal(doc.apiVersion, 1)
   t.equal(doc.providers.length, 1)
   t.match(doc.providers[0], { type: 'file', options: { path: '/var/lib/grafana/dashboards' } })
@@ -165,21 +184,33 @@ for (const [file, dashboard] of DASHBOARDS) {
         const sql = target.rawSql ?? ''
         t.same(portabilityProblems(sql), [], `${where}: expands the same under every release of the macro parser`)
         const macros = macroCalls(sql).map((call) => call.name)
-        t.ok(macros.some((name) => TIME_FILTERS.has(name)), `${where}: filters on the dashboard's time range`)
-        for (const name of macros) t.ok(MACROS[name] !== undefined, `${where}: $__${name} is a macro the expander implements`)
+        t.ok(
+          macros.some((name) => TIME_FILTERS.has(name)),
+          `${where}: filters on the dashboard's time range`,
+        )
+        for (const name of macros)
+          t.ok(MACROS[name] !== undefined, `${where}: $__${name} is a macro the expander implements`)
         if (timeseries) {
           t.ok(macros.includes('timeInterval'), `${where}: buckets by $__timeInterval`)
           // A bucket cannot be finer than the windows of the table read.
           const table = /FROM (attacks_1[mhd])/.exec(sql)?.[1]
-          const windowMs = { attacks_1m: 60_000, attacks_1h: 3_600_000, attacks_1d: 86_400_000 }[table ?? 'attacks_1m'] ?? Infinity
-          t.ok(durationMs(panel.interval ?? '0s') >= windowMs, `${where}: min interval ${panel.interval} covers ${table}'s windows`)
+          const windowMs =
+            { attacks_1m: 60_000, attacks_1h: 3_600_000, attacks_1d: 86_400_000 }[table ?? 'attacks_1m'] ?? Infinity
+          t.ok(
+            durationMs(panel.interval ?? '0s') >= windowMs,
+            `${where}: min interval ${panel.interval} covers ${table}'s windows`,
+          )
         }
         for (const ref of variableReferences(sql)) {
           if (ref.name.startsWith('__')) continue
           t.equal(ref.format, 'sqlstring', `${where}: ${ref.text} is quoted as an SQL string`)
         }
       }
-      for (const text of [panel.title, panel.description ?? '', ...(panel.targets ?? []).map((target) => target.rawSql ?? '')]) {
+      for (const text of [
+        panel.title,
+        panel.description ?? '',
+        ...(panel.targets ?? []).map((target) => target.rawSql ?? ''),
+      ]) {
         for (const ref of variableReferences(text)) {
           if (ref.name.startsWith('__')) continue
           used.add(ref.name)
@@ -196,7 +227,9 @@ function customOptions(query: string): { text: string; value: string }[] {
   return (query.match(/(?:\\,|[^,])+/g) ?? []).map((item) => {
     const text = item.replace(/\\,/g, ',')
     const m = /^\s*(.+)\s:\s(.+)$/.exec(text)
-    return m === null ? { text: text.trim(), value: text.trim() } : { text: (m[1] ?? '').trim(), value: (m[2] ?? '').trim() }
+    return m === null
+      ? { text: text.trim(), value: text.trim() }
+      : { text: (m[1] ?? '').trim(), value: (m[2] ?? '').trim() }
   })
 }
 
@@ -210,22 +243,38 @@ t.test('the sector and region variables list schemas/sectors.ts and schemas/regi
     sector: SECTORS.map((sector) => ({ text: sector, value: sector })),
     region: Object.entries(REGIONS).map(([code, name]) => ({ text: name, value: code })),
   }
-  for (const [file, name] of [['sector.json', 'sector'], ['region.json', 'region']] as const) {
+  for (const [file, name] of [
+    ['sector.json', 'sector'],
+    ['region.json', 'region'],
+  ] as const) {
     const v = variable(file, name)
     t.equal(v.type, 'custom')
     t.same(customOptions(v.query), expected[name], `${name}: what Grafana reads from the query`)
-    t.same(v.options.map(({ text, value }) => ({ text, value })), expected[name], `${name}: the saved options`)
-    t.ok(v.options.some((o) => o.value === v.current.value && o.text === v.current.text), `${name}: the current value is an option`)
+    t.same(
+      v.options.map(({ text, value }) => ({ text, value })),
+      expected[name],
+      `${name}: the saved options`,
+    )
+    t.ok(
+      v.options.some((o) => o.value === v.current.value && o.text === v.current.text),
+      `${name}: the current value is an option`,
+    )
   }
 })
 
 t.test('every region-name mapping in the SQL is schemas/regions.ts', async (t) => {
-  const codes = `[${Object.keys(REGIONS).map((code) => `'${code}'`).join(', ')}]`
-  const names = `[${Object.values(REGIONS).map((name) => `'${name}'`).join(', ')}]`
+  const codes = `[${Object.keys(REGIONS)
+    .map((code) => `'${code}'`)
+    .join(', ')}]`
+  const names = `[${Object.values(REGIONS)
+    .map((name) => `'${name}'`)
+    .join(', ')}]`
   let mappings = 0
   for (const [file, dashboard] of DASHBOARDS) {
     for (const panel of queryPanels(dashboard)) {
-      for (const m of (panel.targets?.[0]?.rawSql ?? '').matchAll(/transform\(region, (\[[^\]]*\]), (\[[^\]]*\]), region\)/g)) {
+      for (const m of (panel.targets?.[0]?.rawSql ?? '').matchAll(
+        /transform\(region, (\[[^\]]*\]), (\[[^\]]*\]), region\)/g,
+      )) {
         mappings++
         t.equal(m[1], codes, `${file} "${panel.title}": codes`)
         t.equal(m[2], names, `${file} "${panel.title}": names`)
@@ -255,27 +304,197 @@ const NOW = new Date('2025-03-03T00:00:00.000Z')
 const FROM = new Date('2025-03-01T00:00:00.000Z')
 
 // prettier-ignore
-const FIXTURE: FixtureEvent[] = ([
-  // At the start of the range: counted.
-  ['2025-03-01T00:00:00.000Z', 'education', 'KZ-35', 'Test University Karaganda', 'phishing', 1, 'KZ', '203.0.113.9', '10.35.0.1', 'Credential phishing page', 2],
-  ['2025-03-01T03:15:10.000Z', 'government', 'KZ-71', 'Test E-Gov Astana', 'scan', 2, 'CN', '203.0.113.1', '10.71.0.1', 'ET SCAN Nmap', 30],
-  ['2025-03-01T03:15:40.000Z', 'government', 'KZ-71', 'Test E-Gov Astana', 'scan', 2, 'CN', '203.0.113.1', '10.71.0.2', 'ET SCAN Nmap', 10],
-  ['2025-03-01T03:16:00.000Z', 'government', 'KZ-71', 'Test E-Gov Astana', 'bruteforce', 3, 'RU', '203.0.113.2', '10.71.0.1', 'SSH login brute force', 25],
-  ['2025-03-01T12:00:00.000Z', 'government', 'KZ-75', 'Test Akimat Almaty', 'exploit', 4, 'US', '203.0.113.3', '10.75.0.1', 'PAN-OS GlobalProtect command injection', 5],
-  ['2025-03-02T08:30:00.000Z', 'finance', 'KZ-75', 'Test Bank Almaty', 'web_attack', 3, 'CN', '203.0.113.1', '10.75.1.1', 'SQL injection attempt', 12],
-  // A private source (no country) and no target address.
-  ['2025-03-02T08:31:00.000Z', 'finance', 'KZ-75', 'Test Bank Almaty', 'scan', 1, '', '192.168.10.7', '', 'ET SCAN Nmap', 8],
-  ['2025-03-02T20:00:00.000Z', 'energy', 'KZ-23', 'Test Refinery Atyrau', 'malware', 4, 'RU', '203.0.113.4', '10.23.0.1', 'Trojan dropper download', 3],
-  ['2025-03-02T23:59:59.500Z', 'energy', 'KZ-23', 'Test Refinery Atyrau', 'ddos', 2, 'CN', '203.0.113.5', '10.23.0.1', 'SYN flood', 7],
-  // After `to` by half a second: its minute window starts at `to`, which $__timeFilter includes; the raw panels do not count it.
-  ['2025-03-03T00:00:00.500Z', 'energy', 'KZ-23', 'Test Refinery Atyrau', 'ddos', 2, 'CN', '203.0.113.6', '10.23.0.1', 'SYN flood', 1],
-  // After the range: only its hourly window (starting at `to`) is in the 30-day panel.
-  ['2025-03-03T00:30:00.000Z', 'finance', 'KZ-75', 'Test Bank Almaty', 'scan', 1, 'CN', '203.0.113.7', '10.75.1.1', 'ET SCAN Nmap', 50],
-  // Before the range, within the last 30 days.
-  ['2025-02-10T10:00:00.000Z', 'government', 'KZ-71', 'Test E-Gov Astana', 'scan', 2, 'CN', '203.0.113.1', '10.71.0.1', 'ET SCAN Nmap', 100],
-  // Before the last 30 days.
-  ['2025-01-20T10:00:00.000Z', 'government', 'KZ-75', 'Test Akimat Almaty', 'scan', 2, 'RU', '203.0.113.8', '10.75.0.1', 'ET SCAN Nmap', 1000],
-] as const).map(([at, sector, region, org, category, severity, country, src, dst, signature, count]) => ({ at, sector, region, org, category, severity, country, src, dst, signature, count }))
+const FIXTURE: FixtureEvent[] = (
+  [
+    // At the start of the range: counted.
+    [
+      '2025-03-01T00:00:00.000Z',
+      'education',
+      'KZ-35',
+      'Test University Karaganda',
+      'phishing',
+      1,
+      'KZ',
+      '203.0.113.9',
+      '10.35.0.1',
+      'Credential phishing page',
+      2,
+    ],
+    [
+      '2025-03-01T03:15:10.000Z',
+      'government',
+      'KZ-71',
+      'Test E-Gov Astana',
+      'scan',
+      2,
+      'CN',
+      '203.0.113.1',
+      '10.71.0.1',
+      'ET SCAN Nmap',
+      30,
+    ],
+    [
+      '2025-03-01T03:15:40.000Z',
+      'government',
+      'KZ-71',
+      'Test E-Gov Astana',
+      'scan',
+      2,
+      'CN',
+      '203.0.113.1',
+      '10.71.0.2',
+      'ET SCAN Nmap',
+      10,
+    ],
+    [
+      '2025-03-01T03:16:00.000Z',
+      'government',
+      'KZ-71',
+      'Test E-Gov Astana',
+      'bruteforce',
+      3,
+      'RU',
+      '203.0.113.2',
+      '10.71.0.1',
+      'SSH login brute force',
+      25,
+    ],
+    [
+      '2025-03-01T12:00:00.000Z',
+      'government',
+      'KZ-75',
+      'Test Akimat Almaty',
+      'exploit',
+      4,
+      'US',
+      '203.0.113.3',
+      '10.75.0.1',
+      'PAN-OS GlobalProtect command injection',
+      5,
+    ],
+    [
+      '2025-03-02T08:30:00.000Z',
+      'finance',
+      'KZ-75',
+      'Test Bank Almaty',
+      'web_attack',
+      3,
+      'CN',
+      '203.0.113.1',
+      '10.75.1.1',
+      'SQL injection attempt',
+      12,
+    ],
+    // A private source (no country) and no target address.
+    [
+      '2025-03-02T08:31:00.000Z',
+      'finance',
+      'KZ-75',
+      'Test Bank Almaty',
+      'scan',
+      1,
+      '',
+      '192.168.10.7',
+      '',
+      'ET SCAN Nmap',
+      8,
+    ],
+    [
+      '2025-03-02T20:00:00.000Z',
+      'energy',
+      'KZ-23',
+      'Test Refinery Atyrau',
+      'malware',
+      4,
+      'RU',
+      '203.0.113.4',
+      '10.23.0.1',
+      'Trojan dropper download',
+      3,
+    ],
+    [
+      '2025-03-02T23:59:59.500Z',
+      'energy',
+      'KZ-23',
+      'Test Refinery Atyrau',
+      'ddos',
+      2,
+      'CN',
+      '203.0.113.5',
+      '10.23.0.1',
+      'SYN flood',
+      7,
+    ],
+    // After `to` by half a second: its minute window starts at `to`, which $__timeFilter includes; the raw panels do not count it.
+    [
+      '2025-03-03T00:00:00.500Z',
+      'energy',
+      'KZ-23',
+      'Test Refinery Atyrau',
+      'ddos',
+      2,
+      'CN',
+      '203.0.113.6',
+      '10.23.0.1',
+      'SYN flood',
+      1,
+    ],
+    // After the range: only its hourly window (starting at `to`) is in the 30-day panel.
+    [
+      '2025-03-03T00:30:00.000Z',
+      'finance',
+      'KZ-75',
+      'Test Bank Almaty',
+      'scan',
+      1,
+      'CN',
+      '203.0.113.7',
+      '10.75.1.1',
+      'ET SCAN Nmap',
+      50,
+    ],
+    // Before the range, within the last 30 days.
+    [
+      '2025-02-10T10:00:00.000Z',
+      'government',
+      'KZ-71',
+      'Test E-Gov Astana',
+      'scan',
+      2,
+      'CN',
+      '203.0.113.1',
+      '10.71.0.1',
+      'ET SCAN Nmap',
+      100,
+    ],
+    // Before the last 30 days.
+    [
+      '2025-01-20T10:00:00.000Z',
+      'government',
+      'KZ-75',
+      'Test Akimat Almaty',
+      'scan',
+      2,
+      'RU',
+      '203.0.113.8',
+      '10.75.0.1',
+      'ET SCAN Nmap',
+      1000,
+    ],
+  ] as const
+).map(([at, sector, region, org, category, severity, country, src, dst, signature, count]) => ({
+  at,
+  sector,
+  region,
+  org,
+  category,
+  severity,
+  country,
+  src,
+  dst,
+  signature,
+  count,
+}))
 
 const config = testConfig()
 const clickhouse = await createClickHouse(config)
@@ -311,7 +530,10 @@ await new ClickHouseEventStore(clickhouse).insert(
 /** The variable values each dashboard is run with, and the events they select. */
 const SCOPES: Record<string, { variables: Record<string, VariableValue>; selects: (e: FixtureEvent) => boolean }> = {
   'national-overview.json': { variables: {}, selects: () => true },
-  'sector.json': { variables: { sector: { value: 'government', text: 'government' } }, selects: (e) => e.sector === 'government' },
+  'sector.json': {
+    variables: { sector: { value: 'government', text: 'government' } },
+    selects: (e) => e.sector === 'government',
+  },
   'region.json': { variables: { region: { value: 'KZ-75', text: 'Almaty' } }, selects: (e) => e.region === 'KZ-75' },
 }
 
@@ -319,18 +541,32 @@ type Row = Record<string, string | number>
 
 /** Numbers as numbers: 64-bit integers come back as strings from a server, DateTime as Unix seconds here. */
 function normalize(row: Record<string, unknown>): Row {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : (v as string | number)]))
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k,
+      typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : (v as string | number),
+    ]),
+  )
 }
 
 async function run(sql: string): Promise<Row[]> {
-  const result = await clickhouse.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { date_time_output_format: 'unix_timestamp' } })
+  const result = await clickhouse.query({
+    query: sql,
+    format: 'JSONEachRow',
+    clickhouse_settings: { date_time_output_format: 'unix_timestamp' },
+  })
   return (await result.json<Record<string, unknown>>()).map(normalize)
 }
 
 /** A panel's run: its range (a panel's relative time override counts back from now), its interval. */
 function contextFor(file: string, panel: Panel, intervalMs?: number): QueryContext {
   const from = panel.timeFrom === undefined ? FROM : new Date(NOW.getTime() - durationMs(panel.timeFrom))
-  return { from, to: NOW, intervalMs: intervalMs ?? durationMs(panel.interval ?? '1m'), variables: SCOPES[file]?.variables ?? {} }
+  return {
+    from,
+    to: NOW,
+    intervalMs: intervalMs ?? durationMs(panel.interval ?? '1m'),
+    variables: SCOPES[file]?.variables ?? {},
+  }
 }
 
 const ms = (at: string) => Date.parse(at)
@@ -357,7 +593,8 @@ function sumBy(events: FixtureEvent[], key: (e: FixtureEvent) => string): Map<st
 }
 const distinct = (values: string[]) => new Set(values.filter((v) => v !== '')).size
 const total = (events: FixtureEvent[]) => events.reduce((sum, e) => sum + e.count, 0)
-const byCountDesc = (a: Row, b: Row, key: string) => Number(b['attacks']) - Number(a['attacks']) || String(a[key]).localeCompare(String(b[key]))
+const byCountDesc = (a: Row, b: Row, key: string) =>
+  Number(b['attacks']) - Number(a['attacks']) || String(a[key]).localeCompare(String(b[key]))
 
 interface Expected {
   rows: Row[]
@@ -403,26 +640,63 @@ function expectedRows(title: string, file: string, ctx: QueryContext): Expected 
     case 'Attacks by region, last 30 days':
       return { rows: windows(seen(file, ctx, 3_600_000), 'region_name', (e) => regionName(e.region)), ordered: false }
     case 'Sector × region':
-      return { rows: grouped(minute, [['sector', (e) => e.sector], ['region_name', (e) => regionName(e.region)]]), ordered: false }
+      return {
+        rows: grouped(minute, [
+          ['sector', (e) => e.sector],
+          ['region_name', (e) => regionName(e.region)],
+        ]),
+        ordered: false,
+      }
     case 'Region × category':
-      return { rows: grouped(minute, [['region_name', (e) => regionName(e.region)], ['category', (e) => e.category]]), ordered: false }
+      return {
+        rows: grouped(minute, [
+          ['region_name', (e) => regionName(e.region)],
+          ['category', (e) => e.category],
+        ]),
+        ordered: false,
+      }
     case 'Sector × category':
-      return { rows: grouped(minute, [['sector', (e) => e.sector], ['category', (e) => e.category]]), ordered: false }
+      return {
+        rows: grouped(minute, [
+          ['sector', (e) => e.sector],
+          ['category', (e) => e.category],
+        ]),
+        ordered: false,
+      }
     case 'Top source countries':
-      return { rows: grouped(minute, [['country', (e) => e.country || 'unknown']]).sort((a, b) => byCountDesc(a, b, 'country')).slice(0, 15), ordered: true }
+      return {
+        rows: grouped(minute, [['country', (e) => e.country || 'unknown']])
+          .sort((a, b) => byCountDesc(a, b, 'country'))
+          .slice(0, 15),
+        ordered: true,
+      }
     case 'Top categories':
-      return { rows: grouped(minute, [['category', (e) => e.category]]).sort((a, b) => byCountDesc(a, b, 'category')), ordered: true }
+      return {
+        rows: grouped(minute, [['category', (e) => e.category]]).sort((a, b) => byCountDesc(a, b, 'category')),
+        ordered: true,
+      }
     case 'Severity':
       return { rows: grouped(minute, [['level', (e) => severityLevel(e.severity)]]), ordered: false }
     case 'Top signatures': {
-      const rows = grouped(raw, [['signature', (e) => e.signature], ['category', (e) => e.category]]).map((row) => {
+      const rows = grouped(raw, [
+        ['signature', (e) => e.signature],
+        ['category', (e) => e.category],
+      ]).map((row) => {
         const events = raw.filter((e) => e.signature === row['signature'] && e.category === row['category'])
-        return { ...row, distinct_sources: distinct(events.map((e) => e.src)), max_severity: Math.max(...events.map((e) => e.severity)) }
+        return {
+          ...row,
+          distinct_sources: distinct(events.map((e) => e.src)),
+          max_severity: Math.max(...events.map((e) => e.severity)),
+        }
       })
       return { rows: rows.sort((a, b) => byCountDesc(a, b, 'signature')).slice(0, 20), ordered: true }
     }
     case 'Most attacked organisations': {
-      const rows = grouped(minute, [['org', (e) => e.org], ['sector', (e) => e.sector], ['region_name', (e) => regionName(e.region)]]).map((row) => ({
+      const rows = grouped(minute, [
+        ['org', (e) => e.org],
+        ['sector', (e) => e.sector],
+        ['region_name', (e) => regionName(e.region)],
+      ]).map((row) => ({
         ...row,
         distinct_sources: distinct(minute.filter((e) => e.org === row['org']).map((e) => e.src)),
       }))
@@ -433,7 +707,10 @@ function expectedRows(title: string, file: string, ctx: QueryContext): Expected 
   }
 }
 
-const sortRows = (rows: Row[]) => [...rows].map((row) => Object.fromEntries(Object.entries(row).sort(([a], [b]) => a.localeCompare(b)))).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+const sortRows = (rows: Row[]) =>
+  [...rows]
+    .map((row) => Object.fromEntries(Object.entries(row).sort(([a], [b]) => a.localeCompare(b))))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
 
 /** Runs a panel's query as the plugin would send it; a failure names the panel. */
 async function runPanel(t: Test, file: string, panel: Panel, ctx: QueryContext): Promise<Row[] | undefined> {
@@ -450,7 +727,15 @@ async function runPanel(t: Test, file: string, panel: Panel, ctx: QueryContext):
 
 function compareRows(t: Test, actual: Row[], expected: Expected, message: string): void {
   // Floating-point results are compared to 1e-9.
-  const round = (rows: Row[]) => rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(9)) : v])))
+  const round = (rows: Row[]) =>
+    rows.map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [
+          k,
+          typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(9)) : v,
+        ]),
+      ),
+    )
   if (expected.ordered) t.same(round(actual), round(expected.rows), message)
   else t.same(sortRows(round(actual)), sortRows(round(expected.rows)), message)
 }
@@ -468,19 +753,26 @@ for (const [file, dashboard] of DASHBOARDS) {
         // What the panel's options name must be columns of the result.
         const columns = new Set(rows.flatMap((row) => Object.keys(row)))
         for (const transformation of panel.transformations ?? []) {
-          for (const [option, field] of Object.entries(transformation.options)) t.ok(columns.has(field), `${transformation.id}.${option}: ${field} is a column`)
+          for (const [option, field] of Object.entries(transformation.options))
+            t.ok(columns.has(field), `${transformation.id}.${option}: ${field} is a column`)
         }
-        if (panel.options?.xField !== undefined) t.ok(columns.has(panel.options.xField), `xField ${panel.options.xField} is a column`)
+        if (panel.options?.xField !== undefined)
+          t.ok(columns.has(panel.options.xField), `xField ${panel.options.xField} is a column`)
         const label = /^\$\{__field\.labels\.(\w+)\}$/.exec(panel.fieldConfig?.defaults?.displayName ?? '')?.[1]
         if (label !== undefined) t.ok(columns.has(label), `the series are named by ${label}, a column`)
 
         if (panel.type === 'timeseries') {
           const times = rows.map((row) => Number(row['time']))
-          t.same(times, [...times].sort((a, b) => a - b), 'ordered by time, as the long-to-wide conversion needs')
+          t.same(
+            times,
+            [...times].sort((a, b) => a - b),
+            'ordered by time, as the long-to-wide conversion needs',
+          )
           // A coarser interval regroups the same events.
           const daily = contextFor(file, panel, 86_400_000)
           const dailyRows = await runPanel(t, file, panel, daily)
-          if (dailyRows !== undefined) compareRows(t, dailyRows, expectedRows(panel.title, file, daily), 'rows at a one-day interval')
+          if (dailyRows !== undefined)
+            compareRows(t, dailyRows, expectedRows(panel.title, file, daily), 'rows at a one-day interval')
         }
       })
     }
@@ -490,28 +782,59 @@ for (const [file, dashboard] of DASHBOARDS) {
 t.test('by hand: the fixture numbers that the dashboards show', async (t) => {
   const value = async (file: string, title: string) => {
     const panel = queryPanels(DASHBOARDS.get(file) as Dashboard).find((p) => p.title === title) as Panel
-    return (await run(expandQuery(panel.targets?.[0]?.rawSql ?? '', contextFor(file, panel)))).map((row) => Object.values(row))
+    return (await run(expandQuery(panel.targets?.[0]?.rawSql ?? '', contextFor(file, panel)))).map((row) =>
+      Object.values(row),
+    )
   }
   // 2 + 30 + 10 + 25 + 5 + 12 + 8 + 3 + 7, and the 1 whose minute window starts at `to`.
   t.same(await value('national-overview.json', 'Attacks'), [[103]])
   t.same(await value('sector.json', 'Attacks'), [[70]])
   t.same(await value('region.json', 'Attacks'), [[25]])
-  t.same(await value('national-overview.json', 'Top source countries'), [['CN', 60], ['RU', 28], ['unknown', 8], ['US', 5], ['KZ', 2]])
+  t.same(await value('national-overview.json', 'Top source countries'), [
+    ['CN', 60],
+    ['RU', 28],
+    ['unknown', 8],
+    ['US', 5],
+    ['KZ', 2],
+  ])
   const severity = await value('national-overview.json', 'Severity')
-  t.same(severity, [['1 low', 10], ['2 medium', 48], ['3 high', 37], ['4 critical', 8]])
-  t.equal(severity.reduce((sum, [, n]) => sum + Number(n), 0), 103, 'the severity split sums to the total')
+  t.same(severity, [
+    ['1 low', 10],
+    ['2 medium', 48],
+    ['3 high', 37],
+    ['4 critical', 8],
+  ])
+  t.equal(
+    severity.reduce((sum, [, n]) => sum + Number(n), 0),
+    103,
+    'the severity split sums to the total',
+  )
   const matrix = await value('national-overview.json', 'Sector × region')
-  t.equal(matrix.reduce((sum, [, , n]) => sum + Number(n), 0), 103, 'the matrix sums to the total')
-  t.same(matrix.find(([sector, region]) => sector === 'government' && region === 'Almaty'), ['government', 'Almaty', 5])
+  t.equal(
+    matrix.reduce((sum, [, , n]) => sum + Number(n), 0),
+    103,
+    'the matrix sums to the total',
+  )
+  t.same(
+    matrix.find(([sector, region]) => sector === 'government' && region === 'Almaty'),
+    ['government', 'Almaty', 5],
+  )
   // The raw events stop at `to`; the long-range panel reaches back 30 days in the hourly table.
   t.same((await value('national-overview.json', 'Top signatures'))[0], ['ET SCAN Nmap', 'scan', 48, 2, 2])
   const month = await value('sector.json', 'Attacks by region, last 30 days')
-  t.equal(month.reduce((sum, [, , n]) => sum + Number(n), 0), 170, 'government, 1 March and 10 February')
+  t.equal(
+    month.reduce((sum, [, , n]) => sum + Number(n), 0),
+    170,
+    'government, 1 March and 10 February',
+  )
 })
 
 t.test('a hostile variable value stays one SQL string', async (t) => {
   const panel = queryPanels(DASHBOARDS.get('sector.json') as Dashboard).find((p) => p.title === 'Attacks') as Panel
-  const ctx = { ...contextFor('sector.json', panel), variables: { sector: { value: "government' OR '1'='1", text: 'x' } } }
+  const ctx = {
+    ...contextFor('sector.json', panel),
+    variables: { sector: { value: "government' OR '1'='1", text: 'x' } },
+  }
   const sql = expandQuery(panel.targets?.[0]?.rawSql ?? '', ctx)
   t.match(sql, /sector = 'government'' OR ''1''=''1'/)
   t.same(await run(sql), [{ attacks: 0 }])

@@ -24,7 +24,22 @@ function run(args: string[], env: Record<string, string>) {
   })
 }
 
-const BASICS = ['sed', 'head', 'cut', 'cat', 'mkdir', 'sha256sum', 'dirname', 'mv', 'rm', 'grep', 'sleep', 'seq', 'tr', 'base64']
+const BASICS = [
+  'sed',
+  'head',
+  'cut',
+  'cat',
+  'mkdir',
+  'sha256sum',
+  'dirname',
+  'mv',
+  'rm',
+  'grep',
+  'sleep',
+  'seq',
+  'tr',
+  'base64',
+]
 
 t.test('without Java it says so and how to get it', async (t) => {
   const result = run(['start'], { PATH: pathWith(BASICS) })
@@ -33,7 +48,10 @@ t.test('without Java it says so and how to get it', async (t) => {
 })
 
 t.test('without Maven, before the jars are resolved, it says so and how to get it', async (t) => {
-  const result = run(['classpath'], { PATH: pathWith([...BASICS, 'java']), HOME: mkdtempSync(join(tmpdir(), 'qalqan-home-')) })
+  const result = run(['classpath'], {
+    PATH: pathWith([...BASICS, 'java']),
+    HOME: mkdtempSync(join(tmpdir(), 'qalqan-home-')),
+  })
   // The classpath may already be cached from an earlier run; then Maven is not needed at all.
   if (result.status === 0) {
     t.match(result.stdout, /kafka_2\.13-4\.4\.0\.jar/)

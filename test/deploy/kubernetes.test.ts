@@ -62,7 +62,9 @@ interface Manifest {
   }
 }
 
-const FILES = readdirSync(DIR).filter((file) => /\.ya?ml$/.test(file)).sort()
+const FILES = readdirSync(DIR)
+  .filter((file) => /\.ya?ml$/.test(file))
+  .sort()
 const manifests: { file: string; manifest: Manifest }[] = []
 for (const file of FILES) {
   const text = readFileSync(join(DIR, file), 'utf8')
@@ -75,15 +77,18 @@ for (const file of FILES) {
     if (document.errors.length > 0) throw new Error(`${file}: ${document.errors.join('; ')}`)
     const manifest = document.toJS() as Manifest | null
     if (manifest === null) return
-    if (JSON.stringify(manifest) !== JSON.stringify(as12[index]?.toJS())) throw new Error(`${file}: document ${index + 1} reads differently in YAML 1.1 and 1.2`)
+    if (JSON.stringify(manifest) !== JSON.stringify(as12[index]?.toJS()))
+      throw new Error(`${file}: document ${index + 1} reads differently in YAML 1.1 and 1.2`)
     manifests.push({ file, manifest })
   })
 }
 
-const ofKind = (kind: string) => manifests.filter(({ manifest }) => manifest.kind === kind).map(({ manifest }) => manifest)
+const ofKind = (kind: string) =>
+  manifests.filter(({ manifest }) => manifest.kind === kind).map(({ manifest }) => manifest)
 const deployments = ofKind('Deployment')
 const byName = (kind: string, name: string) => ofKind(kind).find((manifest) => manifest.metadata.name === name)
-const roleOf = (deployment: Manifest) => deployment.spec?.template?.spec.containers[0]?.env?.find((item) => item.name === 'QALQAN_ROLE')?.value ?? ''
+const roleOf = (deployment: Manifest) =>
+  deployment.spec?.template?.spec.containers[0]?.env?.find((item) => item.name === 'QALQAN_ROLE')?.value ?? ''
 const deploymentOf = (role: string) => {
   const found = deployments.find((deployment) => roleOf(deployment) === role)
   if (found === undefined) throw new Error(`no Deployment runs the ${role} role`)
@@ -100,7 +105,8 @@ function containerEnv(container: Container): Record<string, string> {
     if (map === undefined) throw new Error(`${container.name}: no ConfigMap ${source.configMapRef?.name}`)
     Object.assign(env, map.data)
   }
-  for (const item of container.env ?? []) env[item.name] = item.value ?? `secret:${item.valueFrom?.secretKeyRef?.name}/${item.valueFrom?.secretKeyRef?.key}`
+  for (const item of container.env ?? [])
+    env[item.name] = item.value ?? `secret:${item.valueFrom?.secretKeyRef?.name}/${item.valueFrom?.secretKeyRef?.key}`
   return env
 }
 
@@ -112,8 +118,15 @@ t.test('the manifests parse, one object per document', async (t) => {
 t.test('every object is valid against the Kubernetes API schemas', async (t) => {
   for (const { file, manifest } of manifests) {
     // kubernetes-models has one module per API group and version, with a class per kind.
-    const [group, version] = manifest.apiVersion.includes('/') ? manifest.apiVersion.split('/') : [undefined, manifest.apiVersion]
-    const models = (await import(`kubernetes-models/${group === undefined ? '' : `${group}/`}${version}`)) as Record<string, new (data: Manifest) => { validate(): void }>
+    const [group, version] = manifest.apiVersion.includes('/')
+      ? manifest.apiVersion.split('/')
+      : [undefined, manifest.apiVersion]
+    const models = (await import(`kubernetes-models/${group === undefined ? '' : `${group}/`}${version}`)) as Record<
+      string,
+      new (
+        data: Manifest,
+      ) => { validate(): void }
+    >
     const Model = models[manifest.kind]
     if (Model === undefined) {
       t.fail(`${file}: ${manifest.apiVersion} ${manifest.kind} is not a kind of the Kubernetes API`)
@@ -129,7 +142,8 @@ t.test('everything lives in the qalqan namespace, which enforces the restricted 
   t.equal(namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted')
   t.equal(FILES[0], '00-namespace.yaml', 'applied first: kubectl apply -f takes the files in name order')
   for (const { file, manifest } of manifests) {
-    if (manifest.kind !== 'Namespace') t.equal(manifest.metadata.namespace, NAMESPACE, `${file}: ${manifest.kind} ${manifest.metadata.name}`)
+    if (manifest.kind !== 'Namespace')
+      t.equal(manifest.metadata.namespace, NAMESPACE, `${file}: ${manifest.kind} ${manifest.metadata.name}`)
   }
 })
 
@@ -138,7 +152,13 @@ t.test('every pod runs non-root, read-only, without privileges, with resources s
     const name = deployment.metadata.name
     const pod = deployment.spec?.template?.spec
     if (pod === undefined) throw new Error(`${name} has no pod template`)
-    t.ok(matches((deployment.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels ?? {}, deployment.spec?.template?.metadata?.labels ?? {}), `${name}: its selector matches its pods`)
+    t.ok(
+      matches(
+        (deployment.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels ?? {},
+        deployment.spec?.template?.metadata?.labels ?? {},
+      ),
+      `${name}: its selector matches its pods`,
+    )
     t.equal(pod.securityContext?.runAsNonRoot, true, `${name}: runAsNonRoot`)
     t.ok((pod.securityContext?.runAsUser ?? 0) > 0, `${name}: a non-root uid`)
     t.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault', `${name}: seccomp RuntimeDefault`)
@@ -154,17 +174,26 @@ t.test('every pod runs non-root, read-only, without privileges, with resources s
       t.equal(security?.readOnlyRootFilesystem, true, `${where}: read-only root filesystem`)
       t.same(security?.capabilities?.drop, ['ALL'], `${where}: every capability dropped`)
       for (const kind of ['requests', 'limits'] as const) {
-        for (const resource of ['cpu', 'memory']) t.ok(container.resources?.[kind]?.[resource], `${where}: ${kind}.${resource}`)
+        for (const resource of ['cpu', 'memory'])
+          t.ok(container.resources?.[kind]?.[resource], `${where}: ${kind}.${resource}`)
       }
-      for (const mount of container.volumeMounts ?? []) t.ok(pod.volumes?.some((volume) => volume.name === mount.name), `${where}: volume ${mount.name} exists`)
+      for (const mount of container.volumeMounts ?? [])
+        t.ok(
+          pod.volumes?.some((volume) => volume.name === mount.name),
+          `${where}: volume ${mount.name} exists`,
+        )
       for (const volume of pod.volumes ?? []) {
-        if (volume.secret) t.ok(byName('Secret', volume.secret.secretName), `${where}: Secret ${volume.secret.secretName} is among the manifests`)
+        if (volume.secret)
+          t.ok(
+            byName('Secret', volume.secret.secretName),
+            `${where}: Secret ${volume.secret.secretName} is among the manifests`,
+          )
       }
     }
   }
 })
 
-t.test('probes: /healthz for liveness, /readyz for the collector\'s readiness, on the role\'s port', async (t) => {
+t.test("probes: /healthz for liveness, /readyz for the collector's readiness, on the role's port", async (t) => {
   const readiness: Record<string, string> = { collector: '/readyz', worker: '/healthz', query: '/healthz' }
   for (const role of ['collector', 'worker', 'query'] as const) {
     const deployment = deploymentOf(role)
@@ -177,24 +206,40 @@ t.test('probes: /healthz for liveness, /readyz for the collector\'s readiness, o
     const config = loadConfig(containerEnv(container))
     t.equal(container.livenessProbe?.httpGet?.path, '/healthz', `${role}: liveness on /healthz`)
     t.equal(container.readinessProbe?.httpGet?.path, readiness[role], `${role}: readiness on ${readiness[role]}`)
-    t.equal(container.startupProbe?.httpGet?.path, '/healthz', `${role}: a startup probe, while it connects before it listens`)
+    t.equal(
+      container.startupProbe?.httpGet?.path,
+      '/healthz',
+      `${role}: a startup probe, while it connects before it listens`,
+    )
     for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
       t.equal(port(probe), config[role].port, `${role}: the probe asks the port the ${role} listens on`)
     }
   }
 })
 
-t.test('each container\'s settings pass the program\'s own configuration check', async (t) => {
+t.test("each container's settings pass the program's own configuration check", async (t) => {
   for (const deployment of deployments) {
     const role = roleOf(deployment)
     for (const container of deployment.spec?.template?.spec.containers ?? []) {
       const env = containerEnv(container)
       const config = loadConfig(env)
       t.same(config.roles, [role], `${deployment.metadata.name} runs the ${role} role`)
-      t.equal(config[role as 'collector' | 'worker' | 'query'].host, '0.0.0.0', `${role} listens on the pod's addresses`)
+      t.equal(
+        config[role as 'collector' | 'worker' | 'query'].host,
+        '0.0.0.0',
+        `${role} listens on the pod's addresses`,
+      )
       if (role !== 'collector') {
-        t.match(config.clickhouse.url, /^https?:\/\//, `${role}: a ClickHouse server, not the embedded engine (left out of the image)`)
-        t.equal(env['QALQAN_CLICKHOUSE_PASSWORD'], 'secret:qalqan-clickhouse/password', `${role}: the password from the Secret`)
+        t.match(
+          config.clickhouse.url,
+          /^https?:\/\//,
+          `${role}: a ClickHouse server, not the embedded engine (left out of the image)`,
+        )
+        t.equal(
+          env['QALQAN_CLICKHOUSE_PASSWORD'],
+          'secret:qalqan-clickhouse/password',
+          `${role}: the password from the Secret`,
+        )
       }
       if (role !== 'worker') {
         // The registry is a file of the mounted Secret (a folder, so that updates reach the pod).
@@ -202,7 +247,10 @@ t.test('each container\'s settings pass the program\'s own configuration check',
         t.ok(mount?.readOnly, `${role}: ${config.tokensFile} is in a read-only mount`)
         const volume = deployment.spec?.template?.spec.volumes?.find((item) => item.name === mount?.name)
         const secret = byName('Secret', volume?.secret?.secretName ?? '')
-        t.ok(secret?.stringData?.[config.tokensFile?.slice((mount?.mountPath.length ?? 0) + 1) ?? ''], `${role}: the Secret holds ${config.tokensFile}`)
+        t.ok(
+          secret?.stringData?.[config.tokensFile?.slice((mount?.mountPath.length ?? 0) + 1) ?? ''],
+          `${role}: the Secret holds ${config.tokensFile}`,
+        )
       }
     }
   }
@@ -211,22 +259,39 @@ t.test('each container\'s settings pass the program\'s own configuration check',
 t.test('Services and the autoscaler point at the Deployments they are for', async (t) => {
   for (const service of ofKind('Service')) {
     const selector = service.spec?.selector as Record<string, string>
-    const target = deployments.find((deployment) => matches(selector, deployment.spec?.template?.metadata?.labels ?? {}))
+    const target = deployments.find((deployment) =>
+      matches(selector, deployment.spec?.template?.metadata?.labels ?? {}),
+    )
     t.ok(target, `Service ${service.metadata.name} selects a Deployment`)
     for (const port of service.spec?.ports ?? []) {
-      t.ok(target?.spec?.template?.spec.containers.some((container) => container.ports?.some((item) => item.name === port.targetPort || item.containerPort === port.targetPort)), `Service ${service.metadata.name}: port ${port.name} reaches a container port`)
+      t.ok(
+        target?.spec?.template?.spec.containers.some((container) =>
+          container.ports?.some((item) => item.name === port.targetPort || item.containerPort === port.targetPort),
+        ),
+        `Service ${service.metadata.name}: port ${port.name} reaches a container port`,
+      )
     }
-    t.notMatch(service.metadata.name.toUpperCase().replace(/-/g, '_'), /^QALQAN_/, `Service ${service.metadata.name} would not make QALQAN_ variables even with service links`)
+    t.notMatch(
+      service.metadata.name.toUpperCase().replace(/-/g, '_'),
+      /^QALQAN_/,
+      `Service ${service.metadata.name} would not make QALQAN_ variables even with service links`,
+    )
   }
   t.ok(byName('Service', 'collector') && byName('Service', 'query'), 'the collector and the query API have a Service')
   const [autoscaler] = ofKind('HorizontalPodAutoscaler')
   const scaled = deployments.find((deployment) => deployment.metadata.name === autoscaler?.spec?.scaleTargetRef?.name)
   t.equal(scaled && roleOf(scaled), 'collector', 'the collectors are autoscaled')
   t.ok((autoscaler?.spec?.minReplicas ?? 0) >= 2, 'at least two collectors')
-  t.ok(autoscaler?.spec?.metrics?.some((metric) => metric.resource?.name === 'cpu'), 'on CPU, which the containers request')
+  t.ok(
+    autoscaler?.spec?.metrics?.some((metric) => metric.resource?.name === 'cpu'),
+    'on CPU, which the containers request',
+  )
   for (const budget of ofKind('PodDisruptionBudget')) {
     const selector = (budget.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels ?? {}
-    t.ok(deployments.some((deployment) => matches(selector, deployment.spec?.template?.metadata?.labels ?? {})), `PodDisruptionBudget ${budget.metadata.name} covers a Deployment`)
+    t.ok(
+      deployments.some((deployment) => matches(selector, deployment.spec?.template?.metadata?.labels ?? {})),
+      `PodDisruptionBudget ${budget.metadata.name} covers a Deployment`,
+    )
   }
 })
 
@@ -235,7 +300,12 @@ t.test('no more workers than the events topic has partitions', async (t) => {
   const container = worker.spec?.template?.spec.containers[0]
   const partitions = loadConfig(containerEnv(container as Container)).kafka.partitions
   t.ok((worker.spec?.replicas ?? 1) <= partitions, `${worker.spec?.replicas} workers for ${partitions} partitions`)
-  t.notOk(ofKind('HorizontalPodAutoscaler').some((autoscaler) => autoscaler.spec?.scaleTargetRef?.name === worker.metadata.name), 'workers are not autoscaled past the partitions')
+  t.notOk(
+    ofKind('HorizontalPodAutoscaler').some(
+      (autoscaler) => autoscaler.spec?.scaleTargetRef?.name === worker.metadata.name,
+    ),
+    'workers are not autoscaled past the partitions',
+  )
 })
 
 t.test('the example token registry is one Qalqan accepts, and lets nobody in', async (t) => {

@@ -19,5 +19,5 @@ t.test('the README names the two set-up commands that .ci/run and a new machine 
   t.match(readme, /npm run local/)
   t.match(readme, /npm test/)
   const ci = readFileSync(join(PROJECT_ROOT, '.ci', 'run'), 'utf8')
-  t.match(ci, /^npm test 2>&1/m, '.ci/run calls the README\'s test command')
+  t.match(ci, /^npm test 2>&1/m, ".ci/run calls the README's test command")
 })

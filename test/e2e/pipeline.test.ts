@@ -49,7 +49,10 @@ t.test('events posted to the collector come back from the query API as exact per
       const ndjson = request % 2 === 1
       const res = await fetch(`${collectorUrl}/v1/events`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': ndjson ? 'application/x-ndjson' : 'application/json',
+        },
         body: ndjson ? events.map((e) => JSON.stringify(e)).join('\n') : JSON.stringify(events),
       })
       t.equal(res.status, 202)
@@ -83,15 +86,30 @@ t.test('enrichment and registries reloaded without a restart', async (t) => {
   const assetsFile = join(dir, 'assets.json')
   const registry = JSON.parse(readFileSync(TOKENS_FILE, 'utf8'))
   writeFileSync(tokensFile, JSON.stringify(registry))
-  writeFileSync(assetsFile, JSON.stringify({ assets: [{ cidr: '198.51.100.0/24', org: 'Test Power Grid Pavlodar', sector: 'energy', region: 'KZ-55' }] }))
-  const config = testConfig({ QALQAN_ROLE: 'collector', QALQAN_TOKENS_FILE: tokensFile, QALQAN_ASSETS_FILE: assetsFile })
+  writeFileSync(
+    assetsFile,
+    JSON.stringify({
+      assets: [{ cidr: '198.51.100.0/24', org: 'Test Power Grid Pavlodar', sector: 'energy', region: 'KZ-55' }],
+    }),
+  )
+  const config = testConfig({
+    QALQAN_ROLE: 'collector',
+    QALQAN_TOKENS_FILE: tokensFile,
+    QALQAN_ASSETS_FILE: assetsFile,
+  })
   const running = await startRoles(config, createLogger('silent'))
   t.teardown(() => running.close())
   const post = (token: string, event: Record<string, unknown>) =>
     fetch(`${running.urls.collector}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ occurred_at: '2025-03-01T00:00:00Z', category: 'scan', severity: 2, signature: 'enrich', ...event }),
+      body: JSON.stringify({
+        occurred_at: '2025-03-01T00:00:00Z',
+        category: 'scan',
+        severity: 2,
+        signature: 'enrich',
+        ...event,
+      }),
     })
 
   t.equal((await post(TOKENS.astana, { src_ip: '8.8.8.8', dst_ip: '198.51.100.7' })).status, 202)
@@ -99,15 +117,34 @@ t.test('enrichment and registries reloaded without a restart', async (t) => {
   const written = (await readTopic(config.kafka.topics.events, 2)).map((value) => JSON.parse(value))
   const placed = written.find((e) => e.src_ip === '8.8.8.8')
   const fallback = written.find((e) => e.src_ip === '10.1.2.3')
-  t.match(placed, { org: 'Test Power Grid Pavlodar', sector: 'energy', region: 'KZ-55', src_country: 'US', src_scope: 'public' }, 'the asset registry places the target')
-  t.match(fallback, { org: 'Test E-Gov Astana', sector: 'government', region: 'KZ-71', src_country: '', src_scope: 'private' }, 'else the sensor registration')
+  t.match(
+    placed,
+    { org: 'Test Power Grid Pavlodar', sector: 'energy', region: 'KZ-55', src_country: 'US', src_scope: 'public' },
+    'the asset registry places the target',
+  )
+  t.match(
+    fallback,
+    { org: 'Test E-Gov Astana', sector: 'government', region: 'KZ-71', src_country: '', src_scope: 'private' },
+    'else the sensor registration',
+  )
 
   const newToken = 'test-sensor-new'
   t.equal((await post(newToken, { src_ip: '8.8.8.8' })).status, 401)
-  registry.sensors.push({ id: 'test-new', token_sha256: hashToken(newToken), type: 'waf', org: 'New Org', sector: 'education', region: 'KZ-35' })
+  registry.sensors.push({
+    id: 'test-new',
+    token_sha256: hashToken(newToken),
+    type: 'waf',
+    org: 'New Org',
+    sector: 'education',
+    region: 'KZ-35',
+  })
   writeFileSync(tokensFile, JSON.stringify(registry))
   running.reload()
-  t.equal((await post(newToken, { src_ip: '8.8.8.8' })).status, 202, 'a sensor added to the file is let in after a reload')
+  t.equal(
+    (await post(newToken, { src_ip: '8.8.8.8' })).status,
+    202,
+    'a sensor added to the file is let in after a reload',
+  )
   writeFileSync(tokensFile, '{broken')
   running.reload()
   t.equal((await post(newToken, { src_ip: '8.8.8.8' })).status, 202, 'a broken file keeps the previous registry')

@@ -42,8 +42,15 @@ t.test('workers killed with SIGKILL at random moments while events stream in: th
   const config = loadConfig(env)
   await connectKafka(config, createLogger('silent')).ensureTopics()
 
-  const spawnWorker = (): ChildProcess => spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
-  const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
+  const spawnWorker = (): ChildProcess =>
+    spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
+  const exited = (child: ChildProcess) =>
+    new Promise<void>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+    )
 
   const events = makeEvents(30_000, 97, Date.parse('2025-07-01T00:00:00Z'), 30)
   const streaming = produceEvents(config.kafka.topics.events, events, { batch: 500, pauseMs: 60 })
@@ -69,7 +76,11 @@ t.test('workers killed with SIGKILL at random moments while events stream in: th
   const clickhouse = await createClickHouse(config)
   t.teardown(() => clickhouse.close())
   const window = ['2025-07-01 00:00:00', '2025-07-02 00:00:00'] as const
-  t.same(await attackTotals(clickhouse, 'attacks_1m', ...window), totalsByKey(events), 'minute totals equal the events produced')
+  t.same(
+    await attackTotals(clickhouse, 'attacks_1m', ...window),
+    totalsByKey(events),
+    'minute totals equal the events produced',
+  )
   t.same(await attackTotals(clickhouse, 'attacks_1d', ...window), totalsByKey(events), 'daily totals too')
   t.equal(await rawEventCount(clickhouse, config.kafka.topics.events), events.length, 'each event stored once')
 })

@@ -47,52 +47,85 @@ t.test('the same events produced twice (same event ids) are counted once, also a
   t.equal(await rawEventCount(reader, config.kafka.topics.events), events.length, 'one raw row per event')
 })
 
-t.test('late and out-of-order events land in their own window; absurd times and unreadable messages are rejected with a reason', async (t) => {
-  const config = await workerConfig({ QALQAN_WORKER_MAX_AGE_DAYS: '7', QALQAN_WORKER_MAX_FUTURE_SECONDS: '600' })
-  const [base] = makeEvents(1, 5, Date.parse('2025-05-01T00:00:00Z'), 1)
-  if (base === undefined) throw new Error('no event')
-  const at = (occurred: string, received: string, count: number) => ({ ...base, event_id: crypto.randomUUID(), occurred_at: occurred, received_at: received, count })
-  const inOrder = at('2025-05-01T10:05:00.000Z', '2025-05-01T10:05:01.000Z', 3)
-  const late = at('2025-05-01T10:01:00.000Z', '2025-05-01T11:30:00.000Z', 5)
-  const daysLate = at('2025-04-27T10:00:00.000Z', '2025-05-01T10:06:00.000Z', 7)
-  const future = at('2025-05-01T12:00:00.000Z', '2025-05-01T10:06:00.000Z', 11)
-  const ancient = at('2025-04-01T10:00:00.000Z', '2025-05-01T10:06:00.000Z', 13)
-  const producer = testKafka().producer()
-  await producer.connect()
-  await producer.send({
-    topic: config.kafka.topics.events,
-    messages: [
-      ...[inOrder, late, daysLate, future, ancient].map((e) => ({ key: e.event_id, value: JSON.stringify(e) })),
-      { key: 'x', value: '{not json' },
-      { key: 'y', value: JSON.stringify({ ...inOrder, severity: 9 }) },
-      { key: 'z', value: `{"__proto__":{"polluted":true},${JSON.stringify({ ...inOrder, event_id: crypto.randomUUID() }).slice(1)}` },
-      { key: 'w', value: null },
-    ],
-  })
-  await producer.disconnect()
-  await startWorker(t, config)
-  await waitForGroupCaughtUp(config.worker.groupId, config.kafka.topics.events)
+t.test(
+  'late and out-of-order events land in their own window; absurd times and unreadable messages are rejected with a reason',
+  async (t) => {
+    const config = await workerConfig({ QALQAN_WORKER_MAX_AGE_DAYS: '7', QALQAN_WORKER_MAX_FUTURE_SECONDS: '600' })
+    const [base] = makeEvents(1, 5, Date.parse('2025-05-01T00:00:00Z'), 1)
+    if (base === undefined) throw new Error('no event')
+    const at = (occurred: string, received: string, count: number) => ({
+      ...base,
+      event_id: crypto.randomUUID(),
+      occurred_at: occurred,
+      received_at: received,
+      count,
+    })
+    const inOrder = at('2025-05-01T10:05:00.000Z', '2025-05-01T10:05:01.000Z', 3)
+    const late = at('2025-05-01T10:01:00.000Z', '2025-05-01T11:30:00.000Z', 5)
+    const daysLate = at('2025-04-27T10:00:00.000Z', '2025-05-01T10:06:00.000Z', 7)
+    const future = at('2025-05-01T12:00:00.000Z', '2025-05-01T10:06:00.000Z', 11)
+    const ancient = at('2025-04-01T10:00:00.000Z', '2025-05-01T10:06:00.000Z', 13)
+    const producer = testKafka().producer()
+    await producer.connect()
+    await producer.send({
+      topic: config.kafka.topics.events,
+      messages: [
+        ...[inOrder, late, daysLate, future, ancient].map((e) => ({ key: e.event_id, value: JSON.stringify(e) })),
+        { key: 'x', value: '{not json' },
+        { key: 'y', value: JSON.stringify({ ...inOrder, severity: 9 }) },
+        {
+          key: 'z',
+          value: `{"__proto__":{"polluted":true},${JSON.stringify({ ...inOrder, event_id: crypto.randomUUID() }).slice(1)}`,
+        },
+        { key: 'w', value: null },
+      ],
+    })
+    await producer.disconnect()
+    await startWorker(t, config)
+    await waitForGroupCaughtUp(config.worker.groupId, config.kafka.topics.events)
 
-  const minute = (start: string) => {
-    const end = new Date(Date.parse(`${start.replace(' ', 'T')}Z`) + 60_000).toISOString().slice(0, 19).replace('T', ' ')
-    return attackTotals(reader, 'attacks_1m', start, end)
-  }
-  const key = `${base.sector}|${base.region}|${base.category}|${base.severity}|${base.src_country}`
-  t.same(await minute('2025-05-01 10:05:00'), { [key]: 3 }, 'in order')
-  t.same(await minute('2025-05-01 10:01:00'), { [key]: 5 }, 'late by an hour, in its own minute')
-  t.same(await minute('2025-04-27 10:00:00'), { [key]: 7 }, 'late by days, within the horizon')
+    const minute = (start: string) => {
+      const end = new Date(Date.parse(`${start.replace(' ', 'T')}Z`) + 60_000)
+        .toISOString()
+        .slice(0, 19)
+        .replace('T', ' ')
+      return attackTotals(reader, 'attacks_1m', start, end)
+    }
+    const key = `${base.sector}|${base.region}|${base.category}|${base.severity}|${base.src_country}`
+    t.same(await minute('2025-05-01 10:05:00'), { [key]: 3 }, 'in order')
+    t.same(await minute('2025-05-01 10:01:00'), { [key]: 5 }, 'late by an hour, in its own minute')
+    t.same(await minute('2025-04-27 10:00:00'), { [key]: 7 }, 'late by days, within the horizon')
 
-  const rejected = (await readTopic(config.kafka.topics.rejected, 6)).map((value) => JSON.parse(value))
-  const reasons = rejected.map((r) => r.reason as string)
-  t.equal(rejected.length, 6)
-  t.ok(reasons.some((r) => /more than 600 s after the event was received.*QALQAN_WORKER_MAX_FUTURE_SECONDS/.test(r)), 'the future')
-  t.ok(reasons.some((r) => /more than 7 days before.*QALQAN_WORKER_MAX_AGE_DAYS/.test(r)), 'beyond the horizon')
-  t.ok(reasons.some((r) => /^not valid JSON/.test(r)), 'not JSON')
-  t.ok(reasons.some((r) => /^not a canonical event: severity/.test(r)), 'not canonical')
-  t.ok(reasons.some((r) => /^not a canonical event: .*__proto__/.test(r)), 'hostile keys')
-  t.ok(rejected.every((r) => r.stage === 'store' && typeof r.raw === 'string'), 'each keeps its original text')
-  t.equal(({} as Record<string, unknown>)['polluted'], undefined)
-})
+    const rejected = (await readTopic(config.kafka.topics.rejected, 6)).map((value) => JSON.parse(value))
+    const reasons = rejected.map((r) => r.reason as string)
+    t.equal(rejected.length, 6)
+    t.ok(
+      reasons.some((r) => /more than 600 s after the event was received.*QALQAN_WORKER_MAX_FUTURE_SECONDS/.test(r)),
+      'the future',
+    )
+    t.ok(
+      reasons.some((r) => /more than 7 days before.*QALQAN_WORKER_MAX_AGE_DAYS/.test(r)),
+      'beyond the horizon',
+    )
+    t.ok(
+      reasons.some((r) => /^not valid JSON/.test(r)),
+      'not JSON',
+    )
+    t.ok(
+      reasons.some((r) => /^not a canonical event: severity/.test(r)),
+      'not canonical',
+    )
+    t.ok(
+      reasons.some((r) => /^not a canonical event: .*__proto__/.test(r)),
+      'hostile keys',
+    )
+    t.ok(
+      rejected.every((r) => r.stage === 'store' && typeof r.raw === 'string'),
+      'each keeps its original text',
+    )
+    t.equal(({} as Record<string, unknown>)['polluted'], undefined)
+  },
+)
 
 t.test('two workers in one group, one stopped in the middle of the stream: exact totals', async (t) => {
   const config = await workerConfig({ QALQAN_KAFKA_TOPIC_PARTITIONS: '4', QALQAN_WORKER_FETCH_BYTES: '65536' })

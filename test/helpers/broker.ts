@@ -12,7 +12,11 @@ export class OwnBroker {
 
   async start(): Promise<string> {
     if (this.env['LOCAL_KAFKA_PORT'] === undefined) {
-      this.env = { LOCAL_KAFKA_DIR: this.dir, LOCAL_KAFKA_PORT: String(await freePort()), LOCAL_KAFKA_CONTROLLER_PORT: String(await freePort()) }
+      this.env = {
+        LOCAL_KAFKA_DIR: this.dir,
+        LOCAL_KAFKA_PORT: String(await freePort()),
+        LOCAL_KAFKA_CONTROLLER_PORT: String(await freePort()),
+      }
     }
     this.run('start')
     return this.brokers
@@ -39,7 +43,9 @@ function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }

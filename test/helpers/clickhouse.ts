@@ -4,7 +4,12 @@ import { sortKeys } from './events.js'
 export type AggregateTable = 'attacks_1m' | 'attacks_1h' | 'attacks_1d'
 
 /** Events per sector|region|category|severity|country in a table, over windows starting in [from, to). */
-export async function attackTotals(client: ClickHouseClient, table: AggregateTable, from: string, to: string): Promise<Record<string, number>> {
+export async function attackTotals(
+  client: ClickHouseClient,
+  table: AggregateTable,
+  from: string,
+  to: string,
+): Promise<Record<string, number>> {
   const result = await client.query({
     // The table name comes from the closed type above.
     query: `SELECT concat(sector, '|', region, '|', category, '|', toString(severity), '|', src_country) AS key, sum(events) AS events

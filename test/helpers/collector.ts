@@ -16,7 +16,11 @@ export interface TestCollector {
 }
 
 /** A collector on the test broker with topics of its own; closed when the test ends. */
-export async function startCollector(t: Test, settings: Record<string, string> = {}, options: { createTopics?: boolean } = {}): Promise<TestCollector> {
+export async function startCollector(
+  t: Test,
+  settings: Record<string, string> = {},
+  options: { createTopics?: boolean } = {},
+): Promise<TestCollector> {
   const config = testConfig(settings)
   const logger = createLogger('silent')
   const kafka = connectKafka(config, logger)
@@ -26,7 +30,14 @@ export async function startCollector(t: Test, settings: Record<string, string> =
   await sink.start()
   const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
   const readiness = () => [sink.problem()].filter((problem): problem is string => problem !== undefined)
-  const app = buildCollector(config, { logger, tokens: () => tokens, kafka: sink, metrics, enrich: (event) => event, readiness })
+  const app = buildCollector(config, {
+    logger,
+    tokens: () => tokens,
+    kafka: sink,
+    metrics,
+    enrich: (event) => event,
+    readiness,
+  })
   t.teardown(async () => {
     await app.close()
     await sink.close()

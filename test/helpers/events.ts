@@ -13,7 +13,12 @@ const CATEGORIES = ['scan', 'bruteforce', 'exploit', 'malware', 'ddos'] as const
 const COUNTRIES = ['', 'CN', 'RU', 'US', 'KZ'] as const
 
 /** A seeded stream of canonical events, as the collector writes them, over `minutes` minutes from `start`. */
-export function makeEvents(count: number, seed: number, start = Date.parse('2025-03-01T00:00:00Z'), minutes = 10): CanonicalEvent[] {
+export function makeEvents(
+  count: number,
+  seed: number,
+  start = Date.parse('2025-03-01T00:00:00Z'),
+  minutes = 10,
+): CanonicalEvent[] {
   let state = seed
   const random = (n: number) => {
     state = (state * 48271) % 2147483647
@@ -59,13 +64,21 @@ export function sortKeys(record: Record<string, number>): Record<string, number>
 }
 
 /** Writes events to a topic as the collector does (key = event id), in sends of `batch`. */
-export async function produceEvents(topic: string, events: readonly CanonicalEvent[], options: { brokers?: string; batch?: number; pauseMs?: number } = {}): Promise<void> {
+export async function produceEvents(
+  topic: string,
+  events: readonly CanonicalEvent[],
+  options: { brokers?: string; batch?: number; pauseMs?: number } = {},
+): Promise<void> {
   const producer = testKafka(options.brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   try {
     const size = options.batch ?? 1000
     for (let i = 0; i < events.length; i += size) {
-      await producer.send({ topic, acks: -1, messages: events.slice(i, i + size).map((e) => ({ key: e.event_id, value: JSON.stringify(e) })) })
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: events.slice(i, i + size).map((e) => ({ key: e.event_id, value: JSON.stringify(e) })),
+      })
       if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
     }
   } finally {

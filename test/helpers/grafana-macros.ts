@@ -125,7 +125,8 @@ type Macro = (args: string[] | undefined, ctx: QueryContext) => string
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000)
 
 function oneArgument(name: string, args: string[] | undefined): string {
-  if (args?.length !== 1 || args[0] === '') throw new Error(`$__${name}: expected 1 argument, received ${args?.length ?? 0}`)
+  if (args?.length !== 1 || args[0] === '')
+    throw new Error(`$__${name}: expected 1 argument, received ${args?.length ?? 0}`)
   return args[0] ?? ''
 }
 
@@ -174,7 +175,8 @@ export function portabilityProblems(sql: string): string[] {
     }
     if (call.args === undefined) {
       const nextParenthesis = /[()]/.exec(sql.slice(call.end))
-      if (nextParenthesis?.[0] === '(') problems.push(`${call.text}: the next parenthesis after a macro without arguments should close`)
+      if (nextParenthesis?.[0] === '(')
+        problems.push(`${call.text}: the next parenthesis after a macro without arguments should close`)
     }
   }
   return problems

@@ -7,7 +7,12 @@ export function testKafka(brokers = kafkaBrokers()): Kafka {
 }
 
 /** Reads a topic from the beginning until `count` messages arrived or `timeoutMs` passed; returns their values. */
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000, brokers = kafkaBrokers()): Promise<string[]> {
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  brokers = kafkaBrokers(),
+): Promise<string[]> {
   const consumer = testKafka(brokers).consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` })
   const values: string[] = []
   await consumer.connect()
@@ -32,7 +37,12 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
 }
 
 /** Waits until the group has committed every partition of the topic up to its end. */
-export async function waitForGroupCaughtUp(groupId: string, topic: string, timeoutMs = 120_000, brokers = kafkaBrokers()): Promise<void> {
+export async function waitForGroupCaughtUp(
+  groupId: string,
+  topic: string,
+  timeoutMs = 120_000,
+  brokers = kafkaBrokers(),
+): Promise<void> {
   const admin = testKafka(brokers).admin()
   await admin.connect()
   try {
@@ -68,7 +78,10 @@ export async function readWholeTopic(topic: string, brokers = kafkaBrokers(), ti
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${topic} was not read to its end within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`${topic} was not read to its end within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
           if (BigInt(message.offset) >= (ends.get(partition) ?? 0n)) return

@@ -19,7 +19,9 @@ export const TOKENS_FILE = join(PROJECT_ROOT, 'test', 'fixtures', 'tokens.json')
 export function kafkaBrokers(): string {
   const brokers = process.env['QALQAN_TEST_KAFKA_BROKERS']
   if (brokers === undefined || brokers === '') {
-    throw new Error('QALQAN_TEST_KAFKA_BROKERS is not set: run the tests with `npm test`, which starts a throwaway Kafka broker')
+    throw new Error(
+      'QALQAN_TEST_KAFKA_BROKERS is not set: run the tests with `npm test`, which starts a throwaway Kafka broker',
+    )
   }
   return brokers
 }

@@ -51,7 +51,9 @@ t.test('who and where cannot come from the body', async (t) => {
 })
 
 t.test('hostile keys and shapes are rejected, not merged', async (t) => {
-  const hostile = JSON.parse(`{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},${JSON.stringify(valid).slice(1)}`)
+  const hostile = JSON.parse(
+    `{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}},${JSON.stringify(valid).slice(1)}`,
+  )
   t.match(reasons(hostile), /unknown field\(s\) "__proto__", "constructor"/)
   t.equal(({} as Record<string, unknown>)['polluted'], undefined)
   t.match(reasons(null), /expected object/)
@@ -60,7 +62,15 @@ t.test('hostile keys and shapes are rejected, not merged', async (t) => {
 })
 
 t.test('many bad fields give a bounded reason', async (t) => {
-  const result = SensorEvent.safeParse({ a: 1, b: 2, severity: 'x', category: 1, src_ip: 2, signature: 3, occurred_at: 4 })
+  const result = SensorEvent.safeParse({
+    a: 1,
+    b: 2,
+    severity: 'x',
+    category: 1,
+    src_ip: 2,
+    signature: 3,
+    occurred_at: 4,
+  })
   t.notOk(result.success)
   const reason = describeIssues(result.error?.issues ?? [])
   t.match(reason, /and \d+ more$/)

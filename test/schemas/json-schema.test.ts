@@ -12,7 +12,11 @@ t.test('the committed JSON Schemas are the ones the zod schemas give (npm run sc
 })
 
 t.test('the sensor-facing schema states what a sensor must send', async (t) => {
-  const schema = jsonSchemas()['sensor-event.schema.json'] as { required: string[]; additionalProperties: boolean; properties: Record<string, unknown> }
+  const schema = jsonSchemas()['sensor-event.schema.json'] as {
+    required: string[]
+    additionalProperties: boolean
+    properties: Record<string, unknown>
+  }
   t.same([...schema.required].sort(), ['category', 'occurred_at', 'severity', 'signature', 'src_ip'])
   t.equal(schema.additionalProperties, false)
   t.notOk('sensor_id' in schema.properties, 'sensor_id comes from the token')

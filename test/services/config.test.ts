@@ -48,7 +48,14 @@ t.test('defaults: every setting has one', async (t) => {
       maxBatchBytes: 4 * 1024 * 1024,
       maxConcurrentSends: 4,
     },
-    clickhouse: { url: undefined, path: resolve('data', 'clickhouse'), user: 'default', password: '', database: 'default', cluster: undefined },
+    clickhouse: {
+      url: undefined,
+      path: resolve('data', 'clickhouse'),
+      user: 'default',
+      password: '',
+      database: 'default',
+      cluster: undefined,
+    },
     collector: {
       host: '127.0.0.1',
       port: 8080,
@@ -94,15 +101,30 @@ t.test('settings are parsed into their types', async (t) => {
 t.test('a bad value names the variable, the value, where it came from and what is allowed', async (t) => {
   const message = problems(t, { ...REGISTRY, QALQAN_COLLECTOR_PORT: 'abc' })
   t.match(message, 'QALQAN_COLLECTOR_PORT="abc" (in the environment): must be a whole number from 0 to 65535')
-  t.match(problems(t, { ...REGISTRY, QALQAN_QUERY_PORT: '70000' }), 'QALQAN_QUERY_PORT="70000" (in the environment): must be at most 65535')
-  t.match(problems(t, { ...REGISTRY, QALQAN_COLLECTOR_MAX_EVENTS: '0' }), 'QALQAN_COLLECTOR_MAX_EVENTS="0" (in the environment): must be at least 1')
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_QUERY_PORT: '70000' }),
+    'QALQAN_QUERY_PORT="70000" (in the environment): must be at most 65535',
+  )
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_COLLECTOR_MAX_EVENTS: '0' }),
+    'QALQAN_COLLECTOR_MAX_EVENTS="0" (in the environment): must be at least 1',
+  )
   t.match(problems(t, { ...REGISTRY, QALQAN_COLLECTOR_PORT: '-1' }), /QALQAN_COLLECTOR_PORT="-1".*whole number/)
   t.match(problems(t, { ...REGISTRY, QALQAN_COLLECTOR_PORT: '80.5' }), /QALQAN_COLLECTOR_PORT="80\.5".*whole number/)
-  t.match(problems(t, { ...REGISTRY, QALQAN_LOG_LEVEL: 'loud' }), /QALQAN_LOG_LEVEL="loud" \(in the environment\): .*"warn"/)
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_LOG_LEVEL: 'loud' }),
+    /QALQAN_LOG_LEVEL="loud" \(in the environment\): .*"warn"/,
+  )
   t.match(problems(t, { ...REGISTRY, QALQAN_KAFKA_BROKERS: 'kafka' }), /QALQAN_KAFKA_BROKERS="kafka" .*host:port/)
   t.match(problems(t, { ...REGISTRY, QALQAN_KAFKA_BROKERS: ' , ' }), /QALQAN_KAFKA_BROKERS=.*at least one broker/)
-  t.match(problems(t, { ...REGISTRY, QALQAN_KAFKA_TOPIC_EVENTS: 'events topic' }), /QALQAN_KAFKA_TOPIC_EVENTS="events topic" .*Kafka topic name/)
-  t.match(problems(t, { ...REGISTRY, QALQAN_CLICKHOUSE_DATABASE: 'a;drop' }), /QALQAN_CLICKHOUSE_DATABASE="a;drop" .*plain identifier/)
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_KAFKA_TOPIC_EVENTS: 'events topic' }),
+    /QALQAN_KAFKA_TOPIC_EVENTS="events topic" .*Kafka topic name/,
+  )
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_CLICKHOUSE_DATABASE: 'a;drop' }),
+    /QALQAN_CLICKHOUSE_DATABASE="a;drop" .*plain identifier/,
+  )
   t.match(problems(t, { ...REGISTRY, QALQAN_DATA_DIR: '  ' }), /QALQAN_DATA_DIR=.*must not be empty/)
 })
 
@@ -114,7 +136,8 @@ t.test('every problem is reported at once', async (t) => {
     QALQAN_KAFKA_BROKERS: 'nope',
     QALQAN_COLLECTOR_PROT: '8080',
   })
-  for (const name of ['QALQAN_COLLECTOR_PORT', 'QALQAN_LOG_LEVEL', 'QALQAN_KAFKA_BROKERS', 'QALQAN_COLLECTOR_PROT']) t.match(message, name)
+  for (const name of ['QALQAN_COLLECTOR_PORT', 'QALQAN_LOG_LEVEL', 'QALQAN_KAFKA_BROKERS', 'QALQAN_COLLECTOR_PROT'])
+    t.match(message, name)
   t.equal(message.split('\n  - ').length - 1, 4, 'one line per problem')
 })
 
@@ -148,14 +171,22 @@ t.test('QALQAN_TOKENS_FILE is required unless the only role is worker', async (t
   for (const role of ['all', 'collector', 'query', 'worker,query']) {
     t.match(problems(t, { QALQAN_ROLE: role }), 'QALQAN_TOKENS_FILE is not set', role)
   }
-  t.equal(loadConfig({ QALQAN_ROLE: 'collector', QALQAN_TOKENS_FILE: 'relative/tokens.json' }).tokensFile, resolve('relative/tokens.json'))
+  t.equal(
+    loadConfig({ QALQAN_ROLE: 'collector', QALQAN_TOKENS_FILE: 'relative/tokens.json' }).tokensFile,
+    resolve('relative/tokens.json'),
+  )
 })
 
 t.test('QALQAN_CONFIG_FILE: values from the file, the environment wins', async (t) => {
   const file = tempFile(
     t,
     'qalqan.json',
-    JSON.stringify({ QALQAN_ROLE: 'collector', QALQAN_COLLECTOR_PORT: 9000, QALQAN_QUERY_PORT: '9001', QALQAN_TOKENS_FILE: 'tokens.json' }),
+    JSON.stringify({
+      QALQAN_ROLE: 'collector',
+      QALQAN_COLLECTOR_PORT: 9000,
+      QALQAN_QUERY_PORT: '9001',
+      QALQAN_TOKENS_FILE: 'tokens.json',
+    }),
   )
   const fromFile = loadConfig({ QALQAN_CONFIG_FILE: file })
   t.same(fromFile.roles, ['collector'])
@@ -169,7 +200,10 @@ t.test('QALQAN_CONFIG_FILE: values from the file, the environment wins', async (
 t.test('QALQAN_CONFIG_FILE: a bad value names the file it came from', async (t) => {
   const file = tempFile(t, 'qalqan.json', JSON.stringify({ ...REGISTRY, QALQAN_COLLECTOR_PORT: 'abc' }))
   t.match(problems(t, { QALQAN_CONFIG_FILE: file }), `QALQAN_COLLECTOR_PORT="abc" (in ${file}): must be a whole number`)
-  t.match(problems(t, { QALQAN_CONFIG_FILE: file, QALQAN_QUERY_PORT: 'x' }), /QALQAN_COLLECTOR_PORT="abc" \(in .*\n.*QALQAN_QUERY_PORT="x" \(in the environment\)/)
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: file, QALQAN_QUERY_PORT: 'x' }),
+    /QALQAN_COLLECTOR_PORT="abc" \(in .*\n.*QALQAN_QUERY_PORT="x" \(in the environment\)/,
+  )
 })
 
 t.test('QALQAN_CONFIG_FILE: unknown key, malformed JSON, an array, a nested value, a missing file', async (t) => {
@@ -177,19 +211,38 @@ t.test('QALQAN_CONFIG_FILE: unknown key, malformed JSON, an array, a nested valu
   t.match(problems(t, { QALQAN_CONFIG_FILE: unknown }), `QALQAN_COLLECTOR_PROT (in ${unknown}) is not a Qalqan setting`)
 
   const malformed = tempFile(t, 'malformed.json', '{"QALQAN_ROLE": "worker",}')
-  t.match(problems(t, { QALQAN_CONFIG_FILE: malformed, ...REGISTRY }), `QALQAN_CONFIG_FILE=${malformed}: is not valid JSON`)
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: malformed, ...REGISTRY }),
+    `QALQAN_CONFIG_FILE=${malformed}: is not valid JSON`,
+  )
 
   const array = tempFile(t, 'array.json', '[{"QALQAN_ROLE": "worker"}]')
-  t.match(problems(t, { QALQAN_CONFIG_FILE: array, ...REGISTRY }), `QALQAN_CONFIG_FILE=${array}: must hold one JSON object of settings`)
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: array, ...REGISTRY }),
+    `QALQAN_CONFIG_FILE=${array}: must hold one JSON object of settings`,
+  )
 
-  const nested = tempFile(t, 'nested.json', JSON.stringify({ ...REGISTRY, QALQAN_KAFKA_BROKERS: { host: 'kafka', port: 9092 } }))
-  t.match(problems(t, { QALQAN_CONFIG_FILE: nested }), `QALQAN_KAFKA_BROKERS in ${nested}: must be a string or a number`)
+  const nested = tempFile(
+    t,
+    'nested.json',
+    JSON.stringify({ ...REGISTRY, QALQAN_KAFKA_BROKERS: { host: 'kafka', port: 9092 } }),
+  )
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: nested }),
+    `QALQAN_KAFKA_BROKERS in ${nested}: must be a string or a number`,
+  )
 
   const nullValue = tempFile(t, 'null.json', JSON.stringify({ ...REGISTRY, QALQAN_COLLECTOR_PORT: null }))
-  t.match(problems(t, { QALQAN_CONFIG_FILE: nullValue }), `QALQAN_COLLECTOR_PORT in ${nullValue}: must be a string or a number`)
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: nullValue }),
+    `QALQAN_COLLECTOR_PORT in ${nullValue}: must be a string or a number`,
+  )
 
   const missing = join(tmpdir(), 'qalqan-no-such-dir', 'qalqan.json')
-  t.match(problems(t, { QALQAN_CONFIG_FILE: missing, ...REGISTRY }), `QALQAN_CONFIG_FILE=${missing}: cannot be read (ENOENT)`)
+  t.match(
+    problems(t, { QALQAN_CONFIG_FILE: missing, ...REGISTRY }),
+    `QALQAN_CONFIG_FILE=${missing}: cannot be read (ENOENT)`,
+  )
 
   t.match(
     problems(t, { QALQAN_CONFIG_FILE: array, ...REGISTRY, QALQAN_COLLECTOR_PORT: 'abc' }),
@@ -201,7 +254,10 @@ t.test('QALQAN_CONFIG_FILE: unknown key, malformed JSON, an array, a nested valu
 t.test('QALQAN_CLICKHOUSE_URL: a server, the embedded engine, or an error', async (t) => {
   const server = loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_URL: 'http://clickhouse:8123' }).clickhouse
   t.equal(server.url, 'http://clickhouse:8123')
-  t.equal(loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_URL: 'https://ch.example.kz:8443' }).clickhouse.url, 'https://ch.example.kz:8443')
+  t.equal(
+    loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_URL: 'https://ch.example.kz:8443' }).clickhouse.url,
+    'https://ch.example.kz:8443',
+  )
 
   const embedded = loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_URL: 'chdb:/var/lib/qalqan/ch' }).clickhouse
   t.equal(embedded.url, undefined)
@@ -209,7 +265,11 @@ t.test('QALQAN_CLICKHOUSE_URL: a server, the embedded engine, or an error', asyn
   t.equal(loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_URL: 'chdb:state/ch' }).clickhouse.path, resolve('state/ch'))
 
   for (const bad of ['clickhouse:8123', 'ftp://clickhouse', 'http://', 'chdb:']) {
-    t.match(problems(t, { ...REGISTRY, QALQAN_CLICKHOUSE_URL: bad }), `QALQAN_CLICKHOUSE_URL=${JSON.stringify(bad)} (in the environment): must be http(s)://`, bad)
+    t.match(
+      problems(t, { ...REGISTRY, QALQAN_CLICKHOUSE_URL: bad }),
+      `QALQAN_CLICKHOUSE_URL=${JSON.stringify(bad)} (in the environment): must be http(s)://`,
+      bad,
+    )
   }
 })
 
@@ -218,10 +278,19 @@ t.test('the ClickHouse password is never printed', async (t) => {
   const config = loadConfig({ ...REGISTRY, QALQAN_CLICKHOUSE_PASSWORD: secret })
   t.equal(config.clickhouse.password, secret)
 
-  const withOtherProblems = problems(t, { ...REGISTRY, QALQAN_CLICKHOUSE_PASSWORD: secret, QALQAN_CLICKHOUSE_PASSWORD_FILE: secret, QALQAN_COLLECTOR_PORT: 'x' })
+  const withOtherProblems = problems(t, {
+    ...REGISTRY,
+    QALQAN_CLICKHOUSE_PASSWORD: secret,
+    QALQAN_CLICKHOUSE_PASSWORD_FILE: secret,
+    QALQAN_COLLECTOR_PORT: 'x',
+  })
   t.notMatch(withOtherProblems, secret)
 
-  const nested = tempFile(t, 'nested.json', JSON.stringify({ ...REGISTRY, QALQAN_CLICKHOUSE_PASSWORD: { value: secret } }))
+  const nested = tempFile(
+    t,
+    'nested.json',
+    JSON.stringify({ ...REGISTRY, QALQAN_CLICKHOUSE_PASSWORD: { value: secret } }),
+  )
   const nestedMessage = problems(t, { QALQAN_CONFIG_FILE: nested })
   t.match(nestedMessage, 'QALQAN_CLICKHOUSE_PASSWORD in')
   t.notMatch(nestedMessage, secret)
@@ -235,7 +304,17 @@ t.test('the ClickHouse password is never printed', async (t) => {
 
 t.test('the configuration is frozen all the way down', async (t) => {
   const config: Config = loadConfig(REGISTRY)
-  const objects = [config, config.roles, config.kafka, config.kafka.brokers, config.kafka.topics, config.clickhouse, config.collector, config.query, config.worker]
+  const objects = [
+    config,
+    config.roles,
+    config.kafka,
+    config.kafka.brokers,
+    config.kafka.topics,
+    config.clickhouse,
+    config.collector,
+    config.query,
+    config.worker,
+  ]
   for (const object of objects) t.ok(Object.isFrozen(object))
   t.throws(() => {
     ;(config.kafka.topics as { events: string }).events = 'other'
@@ -246,11 +325,17 @@ t.test('the configuration is frozen all the way down', async (t) => {
 })
 
 /** Runs the real program as an operator would, with only the given QALQAN_* settings. */
-function cli(args: string[], settings: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  settings: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('QALQAN_')) env[key] = value
   // process.execArgv holds the TypeScript loader that runs this test.
-  const child = spawn(process.execPath, [...process.execArgv, 'services/main.ts', ...args], { cwd: PROJECT_ROOT, env: { ...env, ...settings } })
+  const child = spawn(process.execPath, [...process.execArgv, 'services/main.ts', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, ...settings },
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))

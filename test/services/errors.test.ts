@@ -61,7 +61,11 @@ t.test('every code has a section in docs/errors.md with its status and retryabil
     t.ok(section, `## ${code} is in docs/errors.md`)
     if (section === undefined) continue
     t.equal(/HTTP status: \*\*(\d{3})\*\*/.exec(section)?.[1], String(ERRORS[code].status), `${code}: status`)
-    t.equal(/Retryable: \*\*(yes|no)\*\*/.exec(section)?.[1], ERRORS[code].retryable ? 'yes' : 'no', `${code}: retryable`)
+    t.equal(
+      /Retryable: \*\*(yes|no)\*\*/.exec(section)?.[1],
+      ERRORS[code].retryable ? 'yes' : 'no',
+      `${code}: retryable`,
+    )
     t.match(section, /\*\*When\.\*\*/, `${code}: when it happens`)
     t.match(section, /\*\*What to do\.\*\*/, `${code}: what to do`)
   }
@@ -78,7 +82,10 @@ t.test('docs/errors.md names no code that does not exist, and lists each once', 
 
 t.test('every code the sources use is in the catalogue', async (t) => {
   const files = sources()
-  t.ok(files.some((file) => file.path === 'services/errors.ts'), 'the sources are found')
+  t.ok(
+    files.some((file) => file.path === 'services/errors.ts'),
+    'the sources are found',
+  )
   let thrown = 0
   for (const { path, text } of files) {
     for (const match of text.matchAll(/new QalqanError\(\s*['"`]([A-Z0-9_]+)['"`]/g)) {

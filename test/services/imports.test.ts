@@ -45,8 +45,10 @@ function importsOf(file: string): { local: string[]; packages: string[] } {
   const packages: string[] = []
   for (const match of text.matchAll(IMPORT)) {
     const spec = match[1] ?? match[2] ?? ''
-    if (spec.startsWith('.')) local.push(relative(PROJECT_ROOT, resolve(PROJECT_ROOT, dirname(file), spec)).replace(/\.js$/, '.ts'))
-    else if (!spec.startsWith('node:')) packages.push(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec))
+    if (spec.startsWith('.'))
+      local.push(relative(PROJECT_ROOT, resolve(PROJECT_ROOT, dirname(file), spec)).replace(/\.js$/, '.ts'))
+    else if (!spec.startsWith('node:'))
+      packages.push(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec))
   }
   return { local, packages }
 }
@@ -84,7 +86,9 @@ function cycles(): string[][] {
 
 t.test('the sources are all found and every relative import names a file that exists', async (t) => {
   t.ok(files.length > 60, `${files.length} files`)
-  const dangling = files.flatMap((file) => (graph.get(file)?.local ?? []).filter((target) => !graph.has(target)).map((target) => `${file} -> ${target}`))
+  const dangling = files.flatMap((file) =>
+    (graph.get(file)?.local ?? []).filter((target) => !graph.has(target)).map((target) => `${file} -> ${target}`),
+  )
   t.same(dangling, [])
 })
 
@@ -107,7 +111,8 @@ t.test('no import from a lower layer up to a higher one, and no role wing import
       const to = layerOf(target)
       if (to === undefined) problems.push(`${file} imports ${target}, which is in no layer`)
       else if (to > from) problems.push(`${file} (layer ${from}) imports ${target} (layer ${to}) above it`)
-      else if (to === from && from >= 2 && wingOf(target) !== wingOf(file)) problems.push(`${file} imports ${target} from another wing`)
+      else if (to === from && from >= 2 && wingOf(target) !== wingOf(file))
+        problems.push(`${file} imports ${target} from another wing`)
     }
   }
   t.same(problems, [])
@@ -123,12 +128,16 @@ t.test('kafkajs, @clickhouse/client and chdb are imported only inside their own 
   }
   t.same(problems, [])
   const used = new Set(files.flatMap((file) => graph.get(file)?.packages ?? []))
-  for (const name of Object.keys(VENDOR_WINGS)) t.ok(used.has(name), `${name} is imported somewhere (the rule is not vacuous)`)
+  for (const name of Object.keys(VENDOR_WINGS))
+    t.ok(used.has(name), `${name} is imported somewhere (the rule is not vacuous)`)
 })
 
 t.test('the checks catch what they are meant to catch', async (t) => {
   graph.set('services/kafka/client.ts', { local: ['services/collector/app.ts'], packages: ['kafkajs'] })
-  graph.set('services/collector/app.ts', { local: ['services/kafka/client.ts', 'services/worker/store.ts'], packages: ['@clickhouse/client'] })
+  graph.set('services/collector/app.ts', {
+    local: ['services/kafka/client.ts', 'services/worker/store.ts'],
+    packages: ['@clickhouse/client'],
+  })
   t.teardown(() => {
     graph.set('services/kafka/client.ts', importsOf('services/kafka/client.ts'))
     graph.set('services/collector/app.ts', importsOf('services/collector/app.ts'))

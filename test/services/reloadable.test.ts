@@ -62,8 +62,14 @@ t.test('loads at start; a file that cannot be loaded at start throws', async (t)
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const logger = createLogger('silent')
   writeFileSync(join(dir, 'bad.json'), '{"assets": [{"cidr": "198.51.100.1/24"}]}')
-  t.throws(() => new Reloadable({ path: join(dir, 'bad.json'), load: (file) => AssetRegistry.fromFile(file), logger }), { code: 'QLQ_ERR_ASSETS_INVALID' })
-  t.throws(() => new Reloadable({ path: join(dir, 'absent.json'), load: (file) => AssetRegistry.fromFile(file), logger }), QalqanError)
+  t.throws(
+    () => new Reloadable({ path: join(dir, 'bad.json'), load: (file) => AssetRegistry.fromFile(file), logger }),
+    { code: 'QLQ_ERR_ASSETS_INVALID' },
+  )
+  t.throws(
+    () => new Reloadable({ path: join(dir, 'absent.json'), load: (file) => AssetRegistry.fromFile(file), logger }),
+    QalqanError,
+  )
 })
 
 t.test('follows the file: changed, broken (previous kept), fixed again', async (t) => {
@@ -74,12 +80,21 @@ t.test('follows the file: changed, broken (previous kept), fixed again', async (
   await until(t, 'the change is loaded', () => org() === 'second')
   t.equal(assets.lastError(), undefined)
   t.ok(assets.loadedAt() >= firstLoad)
-  t.ok(lines.some((line) => line.level === INFO && line.path === path), 'the reload is logged with the path')
+  t.ok(
+    lines.some((line) => line.level === INFO && line.path === path),
+    'the reload is logged with the path',
+  )
 
-  writeFileSync(path, '{"assets": [{"cidr": "198.51.100.0/33", "org": "broken", "sector": "energy", "region": "KZ-23"}]}')
+  writeFileSync(
+    path,
+    '{"assets": [{"cidr": "198.51.100.0/33", "org": "broken", "sector": "energy", "region": "KZ-23"}]}',
+  )
   await until(t, 'the broken file is noticed', () => assets.lastError() !== undefined)
   t.equal(org(), 'second', 'the previous registry stays in use')
-  t.match(assets.lastError(), /the asset registry .*assets\.json is invalid: assets\.0\.cidr: the prefix length "33" must be a whole number from 0 to 32/)
+  t.match(
+    assets.lastError(),
+    /the asset registry .*assets\.json is invalid: assets\.0\.cidr: the prefix length "33" must be a whole number from 0 to 32/,
+  )
   const warning = lines.find((line) => line.level === WARN)
   t.ok(warning, 'a warning is logged')
   t.equal(warning?.path, path)

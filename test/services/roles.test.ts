@@ -25,15 +25,20 @@ t.test('a comma-separated list, trimmed and without repeats, in the order given'
 })
 
 t.test('an unknown role is named with the allowed ones', async (t) => {
-  t.throws(() => parseRoles('bogus'), { message: 'unknown role "bogus": allowed are all, collector, worker, query (comma-separated)' })
-  t.throws(() => parseRoles('collector,ingester,distributor'), { message: /^unknown role "ingester,distributor": allowed are all, / })
+  t.throws(() => parseRoles('bogus'), {
+    message: 'unknown role "bogus": allowed are all, collector, worker, query (comma-separated)',
+  })
+  t.throws(() => parseRoles('collector,ingester,distributor'), {
+    message: /^unknown role "ingester,distributor": allowed are all, /,
+  })
   t.throws(() => parseRoles('Collector'), { message: /unknown role "Collector"/ }, 'names are case-sensitive')
   t.throws(() => parseRoles('collector worker'), { message: /unknown role "collector worker"/ })
   t.throws(() => parseRoles('all,worker'), { message: /allowed are all, / }, 'all is not combined with others')
 })
 
 t.test('no role at all is an error', async (t) => {
-  for (const value of ['', ' ', ',', ' , ']) t.throws(() => parseRoles(value), { message: /allowed are all, collector, worker, query/ }, JSON.stringify(value))
+  for (const value of ['', ' ', ',', ' , '])
+    t.throws(() => parseRoles(value), { message: /allowed are all, collector, worker, query/ }, JSON.stringify(value))
 })
 
 t.test('names inherited by every object are not roles', async (t) => {

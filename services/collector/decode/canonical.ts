@@ -19,7 +19,11 @@ export interface CanonicalLimits {
 export function decodeCanonical(body: string, format: BodyFormat, limits: CanonicalLimits): DecodedRecord[] {
   if (body.trim() === '') throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one event')
   if (format === 'ndjson') {
-    return splitLines(body, limits).map((line, index) => ({ index, decoded: decodeCanonicalLine(line, limits), raw: () => line }))
+    return splitLines(body, limits).map((line, index) => ({
+      index,
+      decoded: decodeCanonicalLine(line, limits),
+      raw: () => line,
+    }))
   }
   // An array of events is one level deeper than its events.
   const json = parseJson(body, body.trimStart().startsWith('[') ? limits.maxDepth + 1 : limits.maxDepth)

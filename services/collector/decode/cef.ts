@@ -21,7 +21,10 @@ export function decodeCef(record: string, _limits: DecodeLimits): Decoded {
   const [version, , , , classId, name, severityText] = header.fields
   if (!/^\d+$/.test(version.trim())) return invalid(`CEF version: expected a number, got ${describe(version)}`)
   const severity = severityOf(severityText)
-  if (severity === undefined) return invalid(`CEF severity: expected 0 to 10 or Unknown, Low, Medium, High, Very-High, got ${describe(severityText)}`)
+  if (severity === undefined)
+    return invalid(
+      `CEF severity: expected 0 to 10 or Unknown, Low, Medium, High, Very-High, got ${describe(severityText)}`,
+    )
   const ext = parseExtension(header.extension)
   const time = eventTime(ext.get('rt'), record.slice(0, start))
   if (!time.ok) return invalid(time.reason)
@@ -130,7 +133,10 @@ const SYSLOG_TIME = /^(?:<\d{1,3}>)?(?:\d{1,2} )?(\S+)\s/
  * The event time from `rt` (epoch milliseconds, ISO 8601 or `Mar 01 2025 08:15:30 +05:00`, each with
  * an offset), else from the syslog header. A time without an offset is refused rather than guessed.
  */
-function eventTime(rt: string | undefined, syslogHeader: string): { ok: true; value: string } | { ok: false; reason: string } {
+function eventTime(
+  rt: string | undefined,
+  syslogHeader: string,
+): { ok: true; value: string } | { ok: false; reason: string } {
   const fromRt = rt === undefined ? undefined : receiptTime(rt)
   if (fromRt !== undefined) return { ok: true, value: fromRt }
   const fromHeader = isoWithOffset(SYSLOG_TIME.exec(syslogHeader)?.[1] ?? '')
@@ -147,11 +153,12 @@ function receiptTime(rt: string): string | undefined {
   const [, month, day, year, clock, zone] = legacy
   const monthNumber = MONTHS.indexOf(month) + 1
   if (monthNumber === 0) return undefined
-  return isoWithOffset(`${year}-${String(monthNumber).padStart(2, '0')}-${day.padStart(2, '0')}T${clock}${/^(UTC|GMT)$/.test(zone) ? 'Z' : zone}`)
+  return isoWithOffset(
+    `${year}-${String(monthNumber).padStart(2, '0')}-${day.padStart(2, '0')}T${clock}${/^(UTC|GMT)$/.test(zone) ? 'Z' : zone}`,
+  )
 }
 
 /** Digits become a number for the schema to range-check; anything else is passed on for it to refuse. */
 function integer(text: string | undefined): number | string | undefined {
   return text !== undefined && /^\d{1,9}$/.test(text) ? Number(text) : text
 }
-

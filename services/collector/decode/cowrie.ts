@@ -2,14 +2,12 @@ import type { SensorEvent } from '../../../schemas/event.js'
 import type { Decoded, DecodeLimits } from './decoded.js'
 import { describe, eventTime, finish, invalid, parseObject, truncate, type JsonObject } from './record.js'
 
-
 interface Mapping {
   category: SensorEvent['category']
   severity: number
   signature: string
   mitre?: string
 }
-
 
 /**
  * Decodes one line of Cowrie's JSON log. Connections, logins, commands, downloads, uploads and
@@ -80,5 +78,3 @@ function protocolOf(log: JsonObject): string {
   }
   return 'tcp'
 }
-
-

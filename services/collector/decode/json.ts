@@ -1,5 +1,7 @@
 /** The one JSON guard every decoder reads outside text through. */
-export type ParsedJson = { ok: true; value: unknown } | { ok: false; problem: 'too_deep' | 'invalid_json'; reason: string }
+export type ParsedJson =
+  | { ok: true; value: unknown }
+  | { ok: false; problem: 'too_deep' | 'invalid_json'; reason: string }
 
 /**
  * Parses JSON text once its nesting is known to be within `maxDepth`: deep nesting is a cheap way
@@ -25,7 +27,8 @@ export function exceedsDepth(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (c === 0x22) inString = false
     } else if (c === 0x22) {
       inString = true

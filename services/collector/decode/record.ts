@@ -8,7 +8,10 @@ export type JsonObject = Record<string, unknown>
 
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:?\d{2})?$/
 
-export function parseObject(record: string, limits: DecodeLimits): { ok: true; value: JsonObject } | { ok: false; reason: string } {
+export function parseObject(
+  record: string,
+  limits: DecodeLimits,
+): { ok: true; value: JsonObject } | { ok: false; reason: string } {
   const parsed = parseJson(record, limits.maxDepth)
   if (!parsed.ok) return parsed
   const { value } = parsed
@@ -28,9 +31,12 @@ export function isoWithOffset(text: string): string | undefined {
  * sensor's local clock could be in any zone, and a wrong guess shifts events by hours unnoticed.
  */
 export function eventTime(value: unknown): { ok: true; value: string } | { ok: false; reason: string } {
-  if (typeof value !== 'string' || !ISO_TIME.test(value)) return { ok: false, reason: `timestamp: expected an ISO 8601 time, got ${describe(value)}` }
+  if (typeof value !== 'string' || !ISO_TIME.test(value))
+    return { ok: false, reason: `timestamp: expected an ISO 8601 time, got ${describe(value)}` }
   const time = isoWithOffset(value)
-  return time === undefined ? { ok: false, reason: `timestamp: ${describe(value)} has no UTC offset, so its instant is unknown` } : { ok: true, value: time }
+  return time === undefined
+    ? { ok: false, reason: `timestamp: ${describe(value)} has no UTC offset, so its instant is unknown` }
+    : { ok: true, value: time }
 }
 
 /**

@@ -27,7 +27,8 @@ function fromAlert(eve: JsonObject): Decoded {
   const time = eventTime(eve.timestamp)
   if (!time.ok) return invalid(time.reason)
   const severity = severityOf(alert.severity)
-  if (severity === undefined) return invalid(`alert.severity: expected an integer from 1 (highest), got ${describe(alert.severity)}`)
+  if (severity === undefined)
+    return invalid(`alert.severity: expected an integer from 1 (highest), got ${describe(alert.severity)}`)
   const { signature } = alert
   return finish({
     occurred_at: time.value,
@@ -118,7 +119,9 @@ function categoryOf(signature: unknown, classtype: unknown): Category {
   const group = typeof signature === 'string' ? RULE_GROUP.exec(signature)?.[1] : undefined
   const byGroup = group === undefined ? undefined : CATEGORY_BY_RULE_GROUP.get(group)
   if (byGroup !== undefined) return byGroup
-  return (typeof classtype === 'string' ? CATEGORY_BY_CLASSTYPE.get(classtype.trim().toLowerCase()) : undefined) ?? 'other'
+  return (
+    (typeof classtype === 'string' ? CATEGORY_BY_CLASSTYPE.get(classtype.trim().toLowerCase()) : undefined) ?? 'other'
+  )
 }
 
 const MITRE_TECHNIQUE = /^T\d{4}(\.\d{3})?$/
@@ -141,8 +144,6 @@ function endpoints(eve: JsonObject, alert: JsonObject = {}): JsonObject {
   return { src_ip: eve.src_ip, src_port: eve.src_port, dst_ip: eve.dest_ip, dst_port: eve.dest_port }
 }
 
-
 function lowerCase(value: unknown): unknown {
   return typeof value === 'string' ? value.toLowerCase() : value
 }
-

@@ -71,7 +71,12 @@ function v6(cidr: string, scope: AddressScope): V6Range {
 
 function inV6(words: IPv6Words, range: V6Range): boolean {
   const { masks, network } = range
-  return (words[0] & masks[0]) === network[0] && (words[1] & masks[1]) === network[1] && (words[2] & masks[2]) === network[2] && (words[3] & masks[3]) === network[3]
+  return (
+    (words[0] & masks[0]) === network[0] &&
+    (words[1] & masks[1]) === network[1] &&
+    (words[2] & masks[2]) === network[2] &&
+    (words[3] & masks[3]) === network[3]
+  )
 }
 
 /**

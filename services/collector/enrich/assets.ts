@@ -50,7 +50,9 @@ function parseCidr(cidr: string): Network | string {
 }
 
 function formatIPv6(words: IPv6Words): string {
-  const hex = wordsToBigInt([words[0] >>> 0, words[1] >>> 0, words[2] >>> 0, words[3] >>> 0]).toString(16).padStart(32, '0')
+  const hex = wordsToBigInt([words[0] >>> 0, words[1] >>> 0, words[2] >>> 0, words[3] >>> 0])
+    .toString(16)
+    .padStart(32, '0')
   const groups = hex.match(/.{4}/g) ?? []
   return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1)
 }
@@ -127,7 +129,12 @@ export class AssetRegistry {
         return
       }
       seen.set(key, index)
-      const asset: Asset = Object.freeze({ cidr: entry.cidr, org: entry.org, sector: entry.sector, region: entry.region })
+      const asset: Asset = Object.freeze({
+        cidr: entry.cidr,
+        org: entry.org,
+        sector: entry.sector,
+        region: entry.region,
+      })
       if (network.family === 4) {
         const table = v4.get(network.prefix) ?? new Map<number, Asset>()
         table.set(network.network, asset)
@@ -142,10 +149,15 @@ export class AssetRegistry {
         v6.set(network.prefix, table)
       }
     })
-    if (problems.length > 0) throw new QalqanError('QLQ_ERR_ASSETS_INVALID', summarize(`${source} is invalid`, problems))
+    if (problems.length > 0)
+      throw new QalqanError('QLQ_ERR_ASSETS_INVALID', summarize(`${source} is invalid`, problems))
     this.size = entries.length
-    this.v4 = [...v4.entries()].sort(([a], [b]) => b - a).map(([prefix, byNetwork]) => ({ mask: mask32(prefix), byNetwork }))
-    this.v6 = [...v6.entries()].sort(([a], [b]) => b - a).map(([prefix, byHash]) => ({ masks: masks128(prefix), byHash }))
+    this.v4 = [...v4.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([prefix, byNetwork]) => ({ mask: mask32(prefix), byNetwork }))
+    this.v6 = [...v6.entries()]
+      .sort(([a], [b]) => b - a)
+      .map(([prefix, byHash]) => ({ masks: masks128(prefix), byHash }))
   }
 
   static fromFile(path: string): AssetRegistry {
@@ -153,7 +165,11 @@ export class AssetRegistry {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'))
     } catch (err) {
-      throw new QalqanError('QLQ_ERR_ASSETS_INVALID', `cannot read the asset registry ${path} as JSON: ${(err as Error).message}`, { cause: err })
+      throw new QalqanError(
+        'QLQ_ERR_ASSETS_INVALID',
+        `cannot read the asset registry ${path} as JSON: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
     const parsed = AssetsFile.safeParse(raw)
     if (!parsed.success) {

@@ -8,7 +8,9 @@ import { formatIPv4, parseAddress, scopeOfAddress } from './address-scope.js'
  * merged with published geofeeds, shipped in the npm package so it is never fetched at run time.
  * A newer package version is a newer snapshot.
  */
-export const COUNTRY_DATABASE_PATH = createRequire(import.meta.url).resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb')
+export const COUNTRY_DATABASE_PATH = createRequire(import.meta.url).resolve(
+  '@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb',
+)
 
 interface CountryRecord {
   readonly country_code?: unknown

@@ -11,7 +11,11 @@ t.teardown(() => clickhouse.close())
 t.test('every statement of the schema has a cluster form that ClickHouse parses', async (t) => {
   for (const statement of statements) {
     for (const query of clusterStatement(statement, 'qalqan')) {
-      const result = await clickhouse.query({ query: 'SELECT formatQuery({q:String}) AS q', query_params: { q: query }, format: 'JSONEachRow' })
+      const result = await clickhouse.query({
+        query: 'SELECT formatQuery({q:String}) AS q',
+        query_params: { q: query },
+        format: 'JSONEachRow',
+      })
       const [row] = await result.json<{ q: string }>()
       t.match(row?.q, /ON CLUSTER qalqan/, query.slice(0, 60))
     }
@@ -22,11 +26,20 @@ t.test('tables become replicated locals under Distributed tables; views read and
   const raw = statements.find((s) => s.includes('CREATE TABLE IF NOT EXISTS events_raw')) ?? ''
   const [local, distributed] = clusterStatement(raw, 'qalqan')
   t.match(local, /^CREATE TABLE IF NOT EXISTS events_raw_local ON CLUSTER `qalqan`/)
-  t.match(local, /ENGINE = ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/events_raw_local', '\{replica\}'\)/)
+  t.match(
+    local,
+    /ENGINE = ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/events_raw_local', '\{replica\}'\)/,
+  )
   t.notMatch(local, /non_replicated_deduplication_window/)
-  t.equal(distributed, "CREATE TABLE IF NOT EXISTS events_raw ON CLUSTER `qalqan` AS events_raw_local ENGINE = Distributed('qalqan', currentDatabase(), events_raw_local, cityHash64(event_id))")
+  t.equal(
+    distributed,
+    "CREATE TABLE IF NOT EXISTS events_raw ON CLUSTER `qalqan` AS events_raw_local ENGINE = Distributed('qalqan', currentDatabase(), events_raw_local, cityHash64(event_id))",
+  )
   const aggregate = statements.find((s) => s.includes('CREATE TABLE IF NOT EXISTS attacks_1m')) ?? ''
-  t.match(clusterStatement(aggregate, 'c')[0], /ENGINE = ReplicatedAggregatingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/attacks_1m_local', '\{replica\}'\)/)
+  t.match(
+    clusterStatement(aggregate, 'c')[0],
+    /ENGINE = ReplicatedAggregatingMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/attacks_1m_local', '\{replica\}'\)/,
+  )
   const view = statements.find((s) => s.includes('MATERIALIZED VIEW IF NOT EXISTS attacks_1h_mv')) ?? ''
   const [rewritten] = clusterStatement(view, 'c')
   t.match(rewritten, /attacks_1h_mv ON CLUSTER `c` TO attacks_1h_local AS/)

@@ -55,18 +55,30 @@ t.test('a batch is produced canonical, with who and where from the token', async
 
 t.test('NDJSON: good lines accepted, bad lines rejected by index and kept in the rejected topic', async (t) => {
   const { app, config } = await collector(t)
-  const body = [JSON.stringify(event), '{not json', '', JSON.stringify({ ...event, severity: 9 }), JSON.stringify(event)].join('\r\n')
+  const body = [
+    JSON.stringify(event),
+    '{not json',
+    '',
+    JSON.stringify({ ...event, severity: 9 }),
+    JSON.stringify(event),
+  ].join('\r\n')
   const res = await post(app, body, { 'content-type': 'application/x-ndjson' })
   t.equal(res.statusCode, 202)
   const answer = res.json()
   t.equal(answer.accepted, 2)
-  t.same(answer.rejected.map((r: { index: number }) => r.index), [1, 2])
+  t.same(
+    answer.rejected.map((r: { index: number }) => r.index),
+    [1, 2],
+  )
   t.match(answer.rejected[0].reason, /not valid JSON/)
   t.match(answer.rejected[1].reason, /^severity: /)
   const rejected = (await readTopic(config.kafka.topics.rejected, 2)).map((value) => JSON.parse(value))
   t.equal(rejected.length, 2)
   t.same(rejected.map((r) => r.raw).sort(), ['{not json', JSON.stringify({ ...event, severity: 9 })].sort())
-  t.match(rejected.find((r) => r.index === 2), { stage: 'decode', sensor_id: 'test-ids-astana', format: 'canonical-ndjson', index: 2, reason: /severity/ })
+  t.match(
+    rejected.find((r) => r.index === 2),
+    { stage: 'decode', sensor_id: 'test-ids-astana', format: 'canonical-ndjson', index: 2, reason: /severity/ },
+  )
   t.equal((await readTopic(config.kafka.topics.events, 2)).length, 2)
 })
 
@@ -97,13 +109,18 @@ t.test('malformed, oversized and hostile bodies get clear errors', async (t) => 
 
   const tooBig = await post(app, JSON.stringify([{ ...event, signature: 'x'.repeat(70_000) }]))
   t.equal(tooBig.statusCode, 413)
-  t.match(tooBig.json(), { error: 'QLQ_ERR_BODY_TOO_LARGE', message: /65536 bytes \(QALQAN_COLLECTOR_MAX_BODY_BYTES\)/ })
+  t.match(tooBig.json(), {
+    error: 'QLQ_ERR_BODY_TOO_LARGE',
+    message: /65536 bytes \(QALQAN_COLLECTOR_MAX_BODY_BYTES\)/,
+  })
 
   const tooMany = await post(app, JSON.stringify(Array.from({ length: 51 }, () => event)))
   t.equal(tooMany.statusCode, 413)
   t.match(tooMany.json(), { error: 'QLQ_ERR_TOO_MANY_EVENTS', message: /limit of 50 per request/ })
 
-  const tooManyLines = await post(app, Array.from({ length: 51 }, () => JSON.stringify(event)).join('\n'), { 'content-type': 'application/x-ndjson' })
+  const tooManyLines = await post(app, Array.from({ length: 51 }, () => JSON.stringify(event)).join('\n'), {
+    'content-type': 'application/x-ndjson',
+  })
   t.equal(tooManyLines.statusCode, 413)
 
   const wrongType = await post(app, JSON.stringify(event), { 'content-type': 'text/plain' })
@@ -142,7 +159,10 @@ t.test('malformed, oversized and hostile bodies get clear errors', async (t) => 
   const brotli = await post(app, JSON.stringify(event), { 'content-encoding': 'br' })
   t.equal(brotli.statusCode, 415)
 
-  const badUtf8 = await post(app, Buffer.concat([Buffer.from('{"signature":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]))
+  const badUtf8 = await post(
+    app,
+    Buffer.concat([Buffer.from('{"signature":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+  )
   t.equal(badUtf8.statusCode, 400)
   t.match(badUtf8.json(), { error: 'QLQ_ERR_INVALID_UTF8' })
   const kazakh = await post(app, JSON.stringify({ ...event, signature: 'Қазақстан: SSH brute force' }))
@@ -189,7 +209,9 @@ t.test('a body that trickles in is cut off at the request timeout', async (t) =>
   const started = Date.now()
   const answer = await new Promise<string>((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.astana}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`)
+      socket.write(
+        `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.astana}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`,
+      )
       const drip = setInterval(() => socket.write(' '), 200)
       let received = ''
       socket.on('data', (chunk) => (received += chunk.toString()))
@@ -222,10 +244,20 @@ t.test('readiness and metrics', async (t) => {
 
 t.test('line formats: unknown format and wrong type', async (t) => {
   const { app } = await collector(t)
-  const unknown = await app.inject({ method: 'POST', url: '/v1/events/snort', headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/plain' }, payload: 'x' })
+  const unknown = await app.inject({
+    method: 'POST',
+    url: '/v1/events/snort',
+    headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/plain' },
+    payload: 'x',
+  })
   t.equal(unknown.statusCode, 404)
   t.match(unknown.json(), { message: /\/v1\/events\/suricata/ })
-  const html = await app.inject({ method: 'POST', url: '/v1/events/cef', headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/html' }, payload: 'x' })
+  const html = await app.inject({
+    method: 'POST',
+    url: '/v1/events/cef',
+    headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'text/html' },
+    payload: 'x',
+  })
   t.equal(html.statusCode, 415)
 })
 
@@ -234,12 +266,17 @@ t.test('a 10 MB line is refused naming the line limit', async (t) => {
   const line = JSON.stringify({ ...event, signature: 'x'.repeat(10 * 1024 * 1024) })
   const res = await post(app, `${JSON.stringify(event)}\n${line}\n`, { 'content-type': 'application/x-ndjson' })
   t.equal(res.statusCode, 413)
-  t.match(res.json(), { error: 'QLQ_ERR_LINE_TOO_LONG', message: /line 2 is longer than 1048576 characters \(QALQAN_COLLECTOR_MAX_LINE_LENGTH\)/ })
+  t.match(res.json(), {
+    error: 'QLQ_ERR_LINE_TOO_LONG',
+    message: /line 2 is longer than 1048576 characters \(QALQAN_COLLECTOR_MAX_LINE_LENGTH\)/,
+  })
 })
 
 t.test('shutting down finishes the requests in flight: every 202 is in Kafka, later writes are refused', async (t) => {
   const { app, config, sink } = await collector(t)
-  const requests = Array.from({ length: 20 }, (_, i) => post(app, JSON.stringify(Array.from({ length: 10 }, () => ({ ...event, signature: `shutdown ${i}` })))))
+  const requests = Array.from({ length: 20 }, (_, i) =>
+    post(app, JSON.stringify(Array.from({ length: 10 }, () => ({ ...event, signature: `shutdown ${i}` })))),
+  )
   // Once writes wait for Kafka, shut down with them in flight.
   while (sink.pending === 0) await new Promise((resolve) => setImmediate(resolve))
   const closing = sink.close()
@@ -247,8 +284,15 @@ t.test('shutting down finishes the requests in flight: every 202 is in Kafka, la
   await closing
   const accepted = answers.filter((res) => res.statusCode === 202).length
   t.ok(accepted > 0, `writes in flight at the shutdown were finished (${accepted} of 20)`)
-  t.ok(answers.every((res) => res.statusCode === 202 || res.statusCode === 503), 'each answered 202 or 503')
-  t.equal((await readTopic(config.kafka.topics.events, accepted * 10, 10_000)).length, accepted * 10, `the ${accepted} accepted requests' events are all in the topic`)
+  t.ok(
+    answers.every((res) => res.statusCode === 202 || res.statusCode === 503),
+    'each answered 202 or 503',
+  )
+  t.equal(
+    (await readTopic(config.kafka.topics.events, accepted * 10, 10_000)).length,
+    accepted * 10,
+    `the ${accepted} accepted requests' events are all in the topic`,
+  )
   const late = await post(app, JSON.stringify(event))
   t.equal(late.statusCode, 503)
   t.match(late.json(), { error: 'QLQ_ERR_SHUTTING_DOWN' })

@@ -5,10 +5,17 @@ import { QalqanError } from '../../../services/errors.js'
 import { bodyText } from '../../../services/collector/body.js'
 
 const MB = 1024 * 1024
-const text = '{"occurred_at":"2025-03-01T08:15:30+05:00","category":"scan","severity":2,"signature":"ET SCAN","src_ip":"203.0.113.10"}\n'
+const text =
+  '{"occurred_at":"2025-03-01T08:15:30+05:00","category":"scan","severity":2,"signature":"ET SCAN","src_ip":"203.0.113.10"}\n'
 
 /** The QalqanError with this code that reading the body must reject with. */
-async function refusal(t: Test, code: ErrorCode, raw: Buffer, encoding: string | undefined, maxBytes = MB): Promise<QalqanError | undefined> {
+async function refusal(
+  t: Test,
+  code: ErrorCode,
+  raw: Buffer,
+  encoding: string | undefined,
+  maxBytes = MB,
+): Promise<QalqanError | undefined> {
   try {
     await bodyText(raw, encoding, maxBytes)
   } catch (err) {
@@ -24,7 +31,11 @@ t.test('identity: the bytes as UTF-8 text', async (t) => {
   for (const encoding of [undefined, '', 'identity', 'IDENTITY', ' identity ']) {
     t.equal(await bodyText(Buffer.from(text), encoding, MB), text, JSON.stringify(encoding))
   }
-  t.equal(await bodyText(Buffer.alloc(0), undefined, MB), '', 'an empty body is empty text; the decoder says what that means')
+  t.equal(
+    await bodyText(Buffer.alloc(0), undefined, MB),
+    '',
+    'an empty body is empty text; the decoder says what that means',
+  )
 })
 
 t.test('gzip and x-gzip are gunzipped, whatever the case and surrounding spaces', async (t) => {
@@ -33,7 +44,11 @@ t.test('gzip and x-gzip are gunzipped, whatever the case and surrounding spaces'
     t.equal(await bodyText(gz, encoding, MB), text, JSON.stringify(encoding))
   }
   const members = Buffer.concat([gzipSync(Buffer.from('first\n')), gzipSync(Buffer.from('second\n'))])
-  t.equal(await bodyText(members, 'gzip', MB), 'first\nsecond\n', 'concatenated gzip members are one body (as `cat a.gz b.gz` makes)')
+  t.equal(
+    await bodyText(members, 'gzip', MB),
+    'first\nsecond\n',
+    'concatenated gzip members are one body (as `cat a.gz b.gz` makes)',
+  )
 })
 
 t.test('an unsupported Content-Encoding is refused as 415', async (t) => {
@@ -92,7 +107,11 @@ t.test('a gzip bomb is refused once the output passes maxBytes, without inflatin
   const grown = (after.arrayBuffers - before.arrayBuffers) / MB
   t.ok(grown < 64, `buffers grew by ${grown.toFixed(1)} MB, not a gigabyte`)
 
-  t.equal((await bodyText(gzipSync(Buffer.alloc(MB, 0x61)), 'gzip', MB)).length, MB, 'exactly maxBytes once gunzipped passes')
+  t.equal(
+    (await bodyText(gzipSync(Buffer.alloc(MB, 0x61)), 'gzip', MB)).length,
+    MB,
+    'exactly maxBytes once gunzipped passes',
+  )
   await refusal(t, 'QLQ_ERR_BODY_TOO_LARGE', gzipSync(Buffer.alloc(MB + 1, 0x61)), 'gzip', MB)
 })
 
@@ -120,7 +139,15 @@ t.test('malformed UTF-8 is refused, never replaced', async (t) => {
 })
 
 t.test('valid multibyte text is kept exactly', async (t) => {
-  const samples = ['Қазақстан', 'Астана, Алматы, Шымкент', 'қ ғ ү ұ ң ө һ і ә', '🛡️ атака 🇰🇿', '\u{10FFFF}', 'a\u0000b', '\ud7ff\ue000']
+  const samples = [
+    'Қазақстан',
+    'Астана, Алматы, Шымкент',
+    'қ ғ ү ұ ң ө һ і ә',
+    '🛡️ атака 🇰🇿',
+    '\u{10FFFF}',
+    'a\u0000b',
+    '\ud7ff\ue000',
+  ]
   for (const sample of samples) {
     const json = JSON.stringify({ signature: sample })
     t.equal(await bodyText(Buffer.from(json), undefined, MB), json, sample)
@@ -133,16 +160,31 @@ t.test('a leading UTF-8 byte order mark is dropped; any other is kept', async (t
   const bom = Buffer.from([0xef, 0xbb, 0xbf])
   t.equal(await bodyText(Buffer.concat([bom, Buffer.from(text)]), undefined, MB), text)
   t.equal(await bodyText(gzipSync(Buffer.concat([bom, Buffer.from(text)])), 'gzip', MB), text, 'also inside gzip')
-  t.equal(await bodyText(Buffer.concat([bom, bom, Buffer.from('x')]), undefined, MB), '\ufeffx', 'only the first one is a byte order mark')
-  t.equal(await bodyText(Buffer.concat([Buffer.from('a'), bom, Buffer.from('b')]), undefined, MB), 'a\ufeffb', 'one in the middle is a character')
+  t.equal(
+    await bodyText(Buffer.concat([bom, bom, Buffer.from('x')]), undefined, MB),
+    '\ufeffx',
+    'only the first one is a byte order mark',
+  )
+  t.equal(
+    await bodyText(Buffer.concat([Buffer.from('a'), bom, Buffer.from('b')]), undefined, MB),
+    'a\ufeffb',
+    'one in the middle is a character',
+  )
   t.equal(await bodyText(bom, undefined, MB), '', 'a body of only a BOM is empty')
 })
 
 t.test('decoding is stateless between calls', async (t) => {
   // A shared TextDecoder must not carry a cut-off sequence or BOM state from one body into the next.
   await refusal(t, 'QLQ_ERR_INVALID_UTF8', Buffer.from([0xe2, 0x82]), undefined)
-  t.equal(await bodyText(Buffer.from([0xac]), undefined, MB).catch((err: unknown) => (err as QalqanError).code), 'QLQ_ERR_INVALID_UTF8')
+  t.equal(
+    await bodyText(Buffer.from([0xac]), undefined, MB).catch((err: unknown) => (err as QalqanError).code),
+    'QLQ_ERR_INVALID_UTF8',
+  )
   const bom = Buffer.from([0xef, 0xbb, 0xbf])
   t.equal(await bodyText(Buffer.concat([bom, Buffer.from('a')]), undefined, MB), 'a')
-  t.equal(await bodyText(Buffer.concat([bom, Buffer.from('b')]), undefined, MB), 'b', 'the BOM is dropped on every body, not only the first')
+  t.equal(
+    await bodyText(Buffer.concat([bom, Buffer.from('b')]), undefined, MB),
+    'b',
+    'the BOM is dropped on every body, not only the first',
+  )
 })

@@ -15,7 +15,9 @@ const FIXTURES: Record<LineFormat, { good: string; bad: string }> = {
 }
 
 function fixture(name: string): string[] {
-  return readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'sensors', name), 'utf8').split('\n').filter((line) => line.trim() !== '')
+  return readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'sensors', name), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
 }
 
 /** What the format's decoder says of each line: the expectation the collector is held to. */
@@ -44,14 +46,27 @@ for (const format of Object.keys(FIXTURES) as LineFormat[]) {
     const answer = res.json()
     t.equal(answer.accepted, expected.events)
     t.equal(answer.skipped, expected.skipped)
-    t.same(answer.rejected.map((r: { index: number }) => r.index), expected.invalid)
+    t.same(
+      answer.rejected.map((r: { index: number }) => r.index),
+      expected.invalid,
+    )
 
-    const events = (await readTopic(config.kafka.topics.events, expected.events)).map((value) => CanonicalEvent.parse(JSON.parse(value)))
+    const events = (await readTopic(config.kafka.topics.events, expected.events)).map((value) =>
+      CanonicalEvent.parse(JSON.parse(value)),
+    )
     t.equal(events.length, expected.events)
-    t.ok(events.every((e) => e.sensor_id === 'test-hp-almaty' && e.sector === 'finance' && e.region === 'KZ-75'), 'who and where from the token')
-    t.ok(events.every((e) => e.occurred_at.endsWith('Z')), 'times in UTC')
+    t.ok(
+      events.every((e) => e.sensor_id === 'test-hp-almaty' && e.sector === 'finance' && e.region === 'KZ-75'),
+      'who and where from the token',
+    )
+    t.ok(
+      events.every((e) => e.occurred_at.endsWith('Z')),
+      'times in UTC',
+    )
 
-    const rejected = (await readTopic(config.kafka.topics.rejected, expected.invalid.length)).map((value) => JSON.parse(value))
+    const rejected = (await readTopic(config.kafka.topics.rejected, expected.invalid.length)).map((value) =>
+      JSON.parse(value),
+    )
     t.equal(rejected.length, expected.invalid.length)
     for (const record of rejected) {
       t.equal(record.raw, lines[record.index], `rejected line ${record.index} kept as sent`)
@@ -78,9 +93,15 @@ t.test('HEC: envelopes pick their decoder by sourcetype, answer in HEC codes, an
   const res = await hec('/services/collector/event', body)
   t.equal(res.statusCode, 200)
   t.match(res.json(), { text: 'Success', code: 0, accepted: 4 })
-  const events = (await readTopic(config.kafka.topics.events, 4)).map((value) => CanonicalEvent.parse(JSON.parse(value)))
+  const events = (await readTopic(config.kafka.topics.events, 4)).map((value) =>
+    CanonicalEvent.parse(JSON.parse(value)),
+  )
   t.same(events.map((e) => e.category).sort(), ['bruteforce', 'ddos', 'scan', 'scan'].sort())
-  t.equal(events.find((e) => e.category === 'ddos')?.occurred_at, '2025-03-01T03:15:30.500Z', 'HEC time fills occurred_at')
+  t.equal(
+    events.find((e) => e.category === 'ddos')?.occurred_at,
+    '2025-03-01T03:15:30.500Z',
+    'HEC time fills occurred_at',
+  )
   t.ok(events.every((e) => e.sensor_id === 'test-fw-atyrau'))
 
   const missing = await hec('/services/collector', `${JSON.stringify({ event: canonical, time: 1 })}{"host":"x"}`)

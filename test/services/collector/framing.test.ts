@@ -40,12 +40,20 @@ t.test('blank and whitespace-only lines are skipped; other lines are kept as sen
 
 t.test('a line longer than maxLineLength refuses the body, naming the line and the limit', async (t) => {
   const at = { maxEvents: 100, maxLineLength: 10 }
-  t.same(splitLines(`${'x'.repeat(10)}\n${'y'.repeat(10)}\r\n`, at), ['x'.repeat(10), 'y'.repeat(10)], 'exactly at the limit passes; CR is not counted')
+  t.same(
+    splitLines(`${'x'.repeat(10)}\n${'y'.repeat(10)}\r\n`, at),
+    ['x'.repeat(10), 'y'.repeat(10)],
+    'exactly at the limit passes; CR is not counted',
+  )
   const err = refusal(t, 'QLQ_ERR_LINE_TOO_LONG', `a\n${'x'.repeat(11)}\nb\n`, at)
   t.match(err?.message, /^line 2 is longer than 10 characters/)
   t.match(err?.message, 'QALQAN_COLLECTOR_MAX_LINE_LENGTH', 'names the setting')
   t.equal(err?.status, 413)
-  t.match(refusal(t, 'QLQ_ERR_LINE_TOO_LONG', 'x'.repeat(11), at)?.message, /^line 1 /, 'the last line, with no newline')
+  t.match(
+    refusal(t, 'QLQ_ERR_LINE_TOO_LONG', 'x'.repeat(11), at)?.message,
+    /^line 1 /,
+    'the last line, with no newline',
+  )
 })
 
 t.test('the line number counts every line of the body, blank ones too', async (t) => {

@@ -7,7 +7,13 @@ import { decodeEnvelopes } from '../../../services/collector/hec.js'
 import type { DecodedRecord } from '../../../services/collector/decode/decoded.js'
 
 const config = loadConfig({ QALQAN_ROLE: 'worker' })
-const event = { occurred_at: '2025-03-01T08:15:30+05:00', category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' }
+const event = {
+  occurred_at: '2025-03-01T08:15:30+05:00',
+  category: 'scan',
+  severity: 2,
+  signature: 'ET SCAN',
+  src_ip: '203.0.113.10',
+}
 const decodedEvent = { ...event, count: 1 }
 
 /** One Suricata EVE alert line, as Suricata writes it (offset without a colon, microseconds). */
@@ -21,9 +27,25 @@ const eveAlert = {
   dest_ip: '198.51.100.20',
   dest_port: 22,
   proto: 'TCP',
-  alert: { action: 'allowed', gid: 1, signature_id: 2_001_219, rev: 20, signature: 'ET SCAN Potential SSH Scan', category: 'Attempted Information Leak', severity: 2 },
+  alert: {
+    action: 'allowed',
+    gid: 1,
+    signature_id: 2_001_219,
+    rev: 20,
+    signature: 'ET SCAN Potential SSH Scan',
+    category: 'Attempted Information Leak',
+    severity: 2,
+  },
 }
-const eveFlow = { timestamp: '2025-03-01T08:15:31.000000+0500', flow_id: 1, event_type: 'flow', src_ip: '203.0.113.10', dest_ip: '198.51.100.20', proto: 'TCP', flow: { pkts_toserver: 3 } }
+const eveFlow = {
+  timestamp: '2025-03-01T08:15:31.000000+0500',
+  flow_id: 1,
+  event_type: 'flow',
+  src_ip: '203.0.113.10',
+  dest_ip: '198.51.100.20',
+  proto: 'TCP',
+  flow: { pkts_toserver: 3 },
+}
 /** One Cowrie JSON log line. */
 const cowrieLogin = {
   eventid: 'cowrie.login.failed',
@@ -36,7 +58,8 @@ const cowrieLogin = {
   session: 'a1b2c3d4e5f6',
 }
 /** One CEF line as a FortiGate-style appliance writes it. */
-const cefLine = 'CEF:0|Fortinet|FortiGate|7.2.5|0419016384|Port scan detected|7|src=203.0.113.10 spt=40000 dst=198.51.100.20 dpt=443 proto=TCP rt=1740798930000 cat=scan'
+const cefLine =
+  'CEF:0|Fortinet|FortiGate|7.2.5|0419016384|Port scan detected|7|src=203.0.113.10 spt=40000 dst=198.51.100.20 dpt=443 proto=TCP rt=1740798930000 cat=scan'
 
 const envelope = (fields: Record<string, unknown>) => JSON.stringify(fields)
 
@@ -69,7 +92,11 @@ t.test('splitObjects: concatenated and newline-separated objects', async (t) => 
   t.same(pieces('{"a":1}{"b":2}{"c":3}'), ['{"a":1}', '{"b":2}', '{"c":3}'])
   t.same(pieces('{"a":1}\n{"b":2}\r\n{"c":3}\n'), ['{"a":1}', '{"b":2}', '{"c":3}'])
   t.same(pieces(' \t\r\n{"a":1} \t {"b":2}\n\n\n'), ['{"a":1}', '{"b":2}'], 'JSON whitespace around and between')
-  t.same(pieces('{"a":{"b":[{"c":[1,{"d":{}}]}]}}{"e":[]}'), ['{"a":{"b":[{"c":[1,{"d":{}}]}]}}', '{"e":[]}'], 'nested objects and arrays')
+  t.same(
+    pieces('{"a":{"b":[{"c":[1,{"d":{}}]}]}}{"e":[]}'),
+    ['{"a":{"b":[{"c":[1,{"d":{}}]}]}}', '{"e":[]}'],
+    'nested objects and arrays',
+  )
   t.same(pieces('{}{}'), ['{}', '{}'])
   t.same(pieces(''), [])
   t.same(pieces(' \r\n\t '), [])
@@ -78,10 +105,19 @@ t.test('splitObjects: concatenated and newline-separated objects', async (t) => 
 t.test('splitObjects: braces inside strings and escapes', async (t) => {
   t.same(pieces('{"a":"}{"}{"b":"{{{"}'), ['{"a":"}{"}', '{"b":"{{{"}'])
   t.same(pieces('{"}":"]"}'), ['{"}":"]"}'], 'in a key too')
-  t.same(pieces(String.raw`{"a":"\"}"}{"b":1}`), [String.raw`{"a":"\"}"}`, '{"b":1}'], 'an escaped quote does not end the string')
-  t.same(pieces(String.raw`{"a":"\\"}{"b":1}`), [String.raw`{"a":"\\"}`, '{"b":1}'], 'an escaped backslash does not escape the quote')
+  t.same(
+    pieces(String.raw`{"a":"\"}"}{"b":1}`),
+    [String.raw`{"a":"\"}"}`, '{"b":1}'],
+    'an escaped quote does not end the string',
+  )
+  t.same(
+    pieces(String.raw`{"a":"\\"}{"b":1}`),
+    [String.raw`{"a":"\\"}`, '{"b":1}'],
+    'an escaped backslash does not escape the quote',
+  )
   t.same(pieces(String.raw`{"a":"\\\"}"}{"b":1}`), [String.raw`{"a":"\\\"}"}`, '{"b":1}'])
-  for (const slice of pieces(String.raw`{"a":"\"}"}{"b":"\\"}`)) t.doesNotThrow(() => JSON.parse(slice ?? ''), 'each slice parses')
+  for (const slice of pieces(String.raw`{"a":"\"}"}{"b":"\\"}`))
+    t.doesNotThrow(() => JSON.parse(slice ?? ''), 'each slice parses')
 })
 
 t.test('splitObjects: a truncated last object is an undefined entry', async (t) => {
@@ -113,18 +149,32 @@ t.test('canonical events in envelopes are validated, one record per envelope', a
   const body = `${envelope({ event })}${envelope({ event: second, host: 'ids-01', source: 'eve.json' })}\n${envelope({ event: { ...event, severity: 9 } })}`
   const { records, firstProblem } = decode(body)
   t.equal(firstProblem, undefined, 'an event the schema refuses is a rejected record, not an HEC format problem')
-  t.same(records.map((r) => r.index), [0, 1, 2])
+  t.same(
+    records.map((r) => r.index),
+    [0, 1, 2],
+  )
   t.same(records[0]?.decoded, { kind: 'event', event: decodedEvent })
   t.same(records[1]?.decoded, { kind: 'event', event: second })
   t.match(records[2]?.decoded, { kind: 'invalid', reason: /severity/ })
-  t.same(records.map((r) => r.raw()), [envelope({ event }), envelope({ event: second, host: 'ids-01', source: 'eve.json' }), envelope({ event: { ...event, severity: 9 } })], 'raw() is the envelope')
+  t.same(
+    records.map((r) => r.raw()),
+    [
+      envelope({ event }),
+      envelope({ event: second, host: 'ids-01', source: 'eve.json' }),
+      envelope({ event: { ...event, severity: 9 } }),
+    ],
+    'raw() is the envelope',
+  )
 })
 
 t.test('an envelope without an event is HEC code 12', async (t) => {
   for (const body of [envelope({ time: 1_740_816_930 }), envelope({ event: null }), '{}']) {
     const { records, firstProblem } = decode(`${envelope({ event })}\n${body}`)
     t.same(firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 1 }, body)
-    t.same(records.map((r) => r.decoded.kind), ['event', 'invalid'])
+    t.same(
+      records.map((r) => r.decoded.kind),
+      ['event', 'invalid'],
+    )
     t.match(records[1]?.decoded, { reason: /no "event"/ })
   }
 })
@@ -132,7 +182,11 @@ t.test('an envelope without an event is HEC code 12', async (t) => {
 t.test('a blank event is HEC code 13', async (t) => {
   for (const blank of ['', '   ', '\n\t']) {
     const { records, firstProblem } = decode(envelope({ event: blank }))
-    t.same(firstProblem, { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': 0 }, JSON.stringify(blank))
+    t.same(
+      firstProblem,
+      { text: 'Event field cannot be blank', code: 13, 'invalid-event-number': 0 },
+      JSON.stringify(blank),
+    )
     t.match(records, [{ index: 0, decoded: { kind: 'invalid', reason: /blank/ } }])
   }
 })
@@ -147,7 +201,10 @@ t.test('an envelope that is not JSON, or not an object, is HEC code 6 with its n
   for (const [body, reason] of cases) {
     const { records, firstProblem } = decode(body)
     t.same(firstProblem, { text: 'Invalid data format', code: 6, 'invalid-event-number': 1 }, body)
-    t.same(records.map((r) => r.decoded.kind), ['event', 'invalid'])
+    t.same(
+      records.map((r) => r.decoded.kind),
+      ['event', 'invalid'],
+    )
     t.match(records[1]?.decoded, { reason })
   }
 })
@@ -156,7 +213,15 @@ t.test('firstProblem is the first of several; later envelopes are still decoded'
   const body = [envelope({ event }), '{"time":1}', envelope({ event: ' ' }), envelope({ event })].join('\n')
   const { records, firstProblem } = decode(body)
   t.same(firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 1 })
-  t.same(records.map((r) => [r.index, r.decoded.kind]), [[0, 'event'], [1, 'invalid'], [2, 'invalid'], [3, 'event']])
+  t.same(
+    records.map((r) => [r.index, r.decoded.kind]),
+    [
+      [0, 'event'],
+      [1, 'invalid'],
+      [2, 'invalid'],
+      [3, 'event'],
+    ],
+  )
 })
 
 t.test("a problem envelope's raw() is that envelope, not the start of the body", async (t) => {
@@ -169,7 +234,10 @@ t.test("a problem envelope's raw() is that envelope, not the start of the body",
     { index: 2, kind: 'invalid', raw: envelope({ event: '' }) },
     { index: 3, kind: 'invalid', raw: '{"event": }' },
   ])
-  const big = decode(`${envelope({ event: 'x'.repeat(100) }).repeat(1000)}{}`).records.at(-1)?.raw() ?? ''
+  const big =
+    decode(`${envelope({ event: 'x'.repeat(100) }).repeat(1000)}{}`)
+      .records.at(-1)
+      ?.raw() ?? ''
   t.ok(big.length <= 65_536, 'a raw text is never larger than 64 KiB')
 })
 
@@ -179,13 +247,25 @@ t.test('envelope depth: an event may nest maxDepth levels inside its envelope', 
   const over = envelope({ event: { ...event, a: { b: { c: [1] } } } })
   const { records: ok, firstProblem: none } = decode(atLimit, '', shallow)
   t.equal(none, undefined)
-  t.match(ok[0]?.decoded, { kind: 'invalid', reason: /unknown field\(s\) "a"/ }, 'depth 3 in the event (4 with its envelope) reaches the schema')
+  t.match(
+    ok[0]?.decoded,
+    { kind: 'invalid', reason: /unknown field\(s\) "a"/ },
+    'depth 3 in the event (4 with its envelope) reaches the schema',
+  )
   const { records, firstProblem } = decode(`${envelope({ event })}${over}`, '', shallow)
   t.same(firstProblem, { text: 'Invalid data format', code: 6, 'invalid-event-number': 1 })
   t.match(records[1]?.decoded, { kind: 'invalid', reason: /deeper than 3 levels/ })
   const deep = `{"event":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
-  t.match(decode(deep).records[0]?.decoded, { kind: 'invalid', reason: /deeper than 32 levels/ }, 'a hostile depth does not reach the parser')
-  t.match(decode(envelope({ event: `{"a":${'['.repeat(40)}` })).records[0]?.decoded, { kind: 'invalid', reason: /deeper than 32/ }, 'nor inside a string event')
+  t.match(
+    decode(deep).records[0]?.decoded,
+    { kind: 'invalid', reason: /deeper than 32 levels/ },
+    'a hostile depth does not reach the parser',
+  )
+  t.match(
+    decode(envelope({ event: `{"a":${'['.repeat(40)}` })).records[0]?.decoded,
+    { kind: 'invalid', reason: /deeper than 32/ },
+    'nor inside a string event',
+  )
 })
 
 t.test('sourcetype picks the decoder: canonical when absent or unknown', async (t) => {
@@ -198,47 +278,113 @@ t.test('sourcetype picks the decoder: canonical when absent or unknown', async (
 t.test('sourcetype suricata (any spelling Splunk uses) decodes EVE records', async (t) => {
   for (const sourcetype of ['suricata', 'suricata:eve', 'Suricata', 'SURICATA:EVE', 'suricata:alert']) {
     const { records } = decode(envelope({ event: eveAlert, sourcetype }))
-    t.match(records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.10', dst_ip: '198.51.100.20', signature: 'ET SCAN Potential SSH Scan', category: 'scan' } }, sourcetype)
+    t.match(
+      records[0]?.decoded,
+      {
+        kind: 'event',
+        event: {
+          src_ip: '203.0.113.10',
+          dst_ip: '198.51.100.20',
+          signature: 'ET SCAN Potential SSH Scan',
+          category: 'scan',
+        },
+      },
+      sourcetype,
+    )
     t.match(records[0]?.decoded, { event: { occurred_at: '2025-03-01T08:15:30.123456+05:00' } })
   }
   const asText = decode(envelope({ event: JSON.stringify(eveAlert), sourcetype: 'suricata' }))
-  t.match(asText.records[0]?.decoded, { kind: 'event', event: { signature: 'ET SCAN Potential SSH Scan' } }, 'an EVE line as a string event')
-  t.match(decode(envelope({ event: eveFlow, sourcetype: 'suricata:eve' })).records[0]?.decoded, { kind: 'skipped' }, 'a flow record is not an attack')
-  t.match(decode(envelope({ event: eveAlert })).records[0]?.decoded, { kind: 'invalid', reason: /unknown field/ }, 'without the sourcetype it is not a canonical event')
-  t.equal(decode(envelope({ event: eveAlert, time: 1 }), 'suricata').records[0]?.decoded.kind, 'event', "the request's default sourcetype")
-  t.match(decode(envelope({ event, sourcetype: 'suricata' }), 'suricata').records[0]?.decoded, { kind: 'invalid' }, "the envelope's sourcetype wins over the default")
-  t.same(decode(envelope({ event, sourcetype: '_json' }), 'suricata').records[0]?.decoded, { kind: 'event', event: decodedEvent }, 'an unknown envelope sourcetype is canonical, whatever the default')
+  t.match(
+    asText.records[0]?.decoded,
+    { kind: 'event', event: { signature: 'ET SCAN Potential SSH Scan' } },
+    'an EVE line as a string event',
+  )
+  t.match(
+    decode(envelope({ event: eveFlow, sourcetype: 'suricata:eve' })).records[0]?.decoded,
+    { kind: 'skipped' },
+    'a flow record is not an attack',
+  )
+  t.match(
+    decode(envelope({ event: eveAlert })).records[0]?.decoded,
+    { kind: 'invalid', reason: /unknown field/ },
+    'without the sourcetype it is not a canonical event',
+  )
+  t.equal(
+    decode(envelope({ event: eveAlert, time: 1 }), 'suricata').records[0]?.decoded.kind,
+    'event',
+    "the request's default sourcetype",
+  )
+  t.match(
+    decode(envelope({ event, sourcetype: 'suricata' }), 'suricata').records[0]?.decoded,
+    { kind: 'invalid' },
+    "the envelope's sourcetype wins over the default",
+  )
+  t.same(
+    decode(envelope({ event, sourcetype: '_json' }), 'suricata').records[0]?.decoded,
+    { kind: 'event', event: decodedEvent },
+    'an unknown envelope sourcetype is canonical, whatever the default',
+  )
 })
 
 t.test('sourcetype cowrie and cef pick their decoders', async (t) => {
   for (const sourcetype of ['cowrie', 'cowrie:json']) {
-    t.match(decode(envelope({ event: cowrieLogin, sourcetype })).records[0]?.decoded, { kind: 'event', event: { category: 'bruteforce', src_ip: '203.0.113.77' } }, sourcetype)
+    t.match(
+      decode(envelope({ event: cowrieLogin, sourcetype })).records[0]?.decoded,
+      { kind: 'event', event: { category: 'bruteforce', src_ip: '203.0.113.77' } },
+      sourcetype,
+    )
   }
-  t.match(decode(envelope({ event: JSON.stringify(cowrieLogin), sourcetype: 'cowrie' })).records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.77' } })
+  t.match(decode(envelope({ event: JSON.stringify(cowrieLogin), sourcetype: 'cowrie' })).records[0]?.decoded, {
+    kind: 'event',
+    event: { src_ip: '203.0.113.77' },
+  })
   for (const sourcetype of ['cef', 'CEF', 'fortigate:cef']) {
-    t.match(decode(envelope({ event: cefLine, sourcetype })).records[0]?.decoded, { kind: 'event', event: { src_ip: '203.0.113.10', dst_port: 443, signature: 'Port scan detected' } }, sourcetype)
+    t.match(
+      decode(envelope({ event: cefLine, sourcetype })).records[0]?.decoded,
+      { kind: 'event', event: { src_ip: '203.0.113.10', dst_port: 443, signature: 'Port scan detected' } },
+      sourcetype,
+    )
   }
-  t.match(decode(envelope({ event: cefLine })).records[0]?.decoded, { kind: 'invalid', reason: /not valid JSON/ }, 'a CEF line as canonical is not JSON')
+  t.match(
+    decode(envelope({ event: cefLine })).records[0]?.decoded,
+    { kind: 'invalid', reason: /not valid JSON/ },
+    'a CEF line as canonical is not JSON',
+  )
 })
 
 t.test("HEC's time (epoch seconds) fills a canonical event's missing occurred_at", async (t) => {
   const { occurred_at: _omitted, ...timeless } = event
   const decoded = (time: unknown) => decode(envelope({ event: timeless, time })).records[0]?.decoded
   t.match(decoded(1_740_798_930), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.000Z' } })
-  t.match(decoded(1_740_798_930.5), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.500Z' } }, 'fractional seconds')
-  t.match(decoded(1_740_798_930.123), { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.123Z' } }, 'milliseconds')
+  t.match(
+    decoded(1_740_798_930.5),
+    { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.500Z' } },
+    'fractional seconds',
+  )
+  t.match(
+    decoded(1_740_798_930.123),
+    { kind: 'event', event: { occurred_at: '2025-03-01T03:15:30.123Z' } },
+    'milliseconds',
+  )
   t.match(decoded(0), { kind: 'event', event: { occurred_at: '1970-01-01T00:00:00.000Z' } })
   t.match(decoded(undefined), { kind: 'invalid', reason: /occurred_at/ }, 'no time, no occurred_at')
   t.match(decoded(1e300), { kind: 'invalid', reason: /occurred_at/ }, 'a time past the end of dates')
   t.match(decoded(true), { kind: 'invalid', reason: /occurred_at/ })
   const kept = decode(envelope({ event, time: 1 })).records[0]?.decoded
   t.same(kept, { kind: 'event', event: decodedEvent }, "the event's own occurred_at wins over time")
-  t.same(timeless, { category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' }, 'the parsed event is not changed in place')
+  t.same(
+    timeless,
+    { category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' },
+    'the parsed event is not changed in place',
+  )
 })
 
 t.test('a string event holding canonical JSON is decoded like an object', async (t) => {
   t.same(decode(envelope({ event: JSON.stringify(event) })).records[0]?.decoded, { kind: 'event', event: decodedEvent })
-  t.match(decode(envelope({ event: 'Mar  1 08:15:30 sshd[1]: Failed password for root' })).records[0]?.decoded, { kind: 'invalid', reason: /^not valid JSON/ })
+  t.match(decode(envelope({ event: 'Mar  1 08:15:30 sshd[1]: Failed password for root' })).records[0]?.decoded, {
+    kind: 'invalid',
+    reason: /^not valid JSON/,
+  })
   t.match(decode(envelope({ event: 42 })).records[0]?.decoded, { kind: 'invalid' }, 'a number is not an event')
   t.match(decode(envelope({ event: [event] })).records[0]?.decoded, { kind: 'invalid' }, 'nor is an array of them')
 })
@@ -262,7 +408,11 @@ t.test('no envelopes is QLQ_ERR_NO_EVENTS; more than maxEvents is QLQ_ERR_TOO_MA
 
 t.test('__proto__ keys are plain keys: no prototype is read or polluted', async (t) => {
   const inherited = decode(`{"__proto__": {"event": ${JSON.stringify(event)}, "sourcetype": "suricata"}}`)
-  t.same(inherited.firstProblem, { text: 'Event field is required', code: 12, 'invalid-event-number': 0 }, 'an event under __proto__ is not the envelope\'s event')
+  t.same(
+    inherited.firstProblem,
+    { text: 'Event field is required', code: 12, 'invalid-event-number': 0 },
+    "an event under __proto__ is not the envelope's event",
+  )
 
   const sourcetype = decode(`{"__proto__": {"sourcetype": "suricata"}, "event": ${JSON.stringify(event)}}`)
   t.same(sourcetype.records[0]?.decoded, { kind: 'event', event: decodedEvent }, 'nor is a sourcetype under __proto__')
@@ -275,7 +425,11 @@ t.test('__proto__ keys are plain keys: no prototype is read or polluted', async 
     `{"event": {"__proto__": {"severity": 1}, ${JSON.stringify(event).slice(1)}}`,
     `{"time": 1740798930, "event": {"__proto__": {"x": 1}, ${JSON.stringify(timeless).slice(1)}}}`,
   ]) {
-    t.match(decode(body).records[0]?.decoded, { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ }, 'a __proto__ key in the event is an unknown field')
+    t.match(
+      decode(body).records[0]?.decoded,
+      { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ },
+      'a __proto__ key in the event is an unknown field',
+    )
   }
   t.equal(({} as Record<string, unknown>)['severity'], undefined, 'Object.prototype is untouched')
   t.equal(({} as Record<string, unknown>)['event'], undefined)

@@ -49,14 +49,29 @@ function normalized(input: SensorEvent, ctx = context()): CanonicalEvent {
 
 t.test('who and where come from the sensor', async (t) => {
   const event = normalized(sensorEvent())
-  t.match(event, { sensor_id: 'kz-ids-01', sensor_type: 'ids', org: 'E-Gov Astana', sector: 'government', region: 'KZ-71' })
-  const other = normalized(sensorEvent(), { ...context(), sensor: { ...sensor, id: 'kz-fw-9', type: 'firewall', org: 'Bank', sector: 'finance', region: 'KZ-75' } })
+  t.match(event, {
+    sensor_id: 'kz-ids-01',
+    sensor_type: 'ids',
+    org: 'E-Gov Astana',
+    sector: 'government',
+    region: 'KZ-71',
+  })
+  const other = normalized(sensorEvent(), {
+    ...context(),
+    sensor: { ...sensor, id: 'kz-fw-9', type: 'firewall', org: 'Bank', sector: 'finance', region: 'KZ-75' },
+  })
   t.match(other, { sensor_id: 'kz-fw-9', sensor_type: 'firewall', org: 'Bank', sector: 'finance', region: 'KZ-75' })
 })
 
 t.test('a smuggled sector, region or sensor in the input does not reach the event', async (t) => {
   // validate() refuses these fields; normalize must not copy them even if one slipped through.
-  const smuggled = { ...sensorEvent(), sector: 'finance', region: 'KZ-75', sensor_id: 'spoofed', org: 'Spoof' } as SensorEvent
+  const smuggled = {
+    ...sensorEvent(),
+    sector: 'finance',
+    region: 'KZ-75',
+    sensor_id: 'spoofed',
+    org: 'Spoof',
+  } as SensorEvent
   t.match(normalized(smuggled), { sector: 'government', region: 'KZ-71', sensor_id: 'kz-ids-01', org: 'E-Gov Astana' })
 })
 
@@ -99,7 +114,8 @@ t.test('occurred_at becomes UTC', async (t) => {
     ['2024-02-29T12:00:00+00:00', '2024-02-29T12:00:00.000Z'],
     ['1969-12-31T23:59:59.999Z', '1969-12-31T23:59:59.999Z'],
   ]
-  for (const [input, expected] of cases) t.equal(normalized(sensorEvent({ occurred_at: input })).occurred_at, expected, input)
+  for (const [input, expected] of cases)
+    t.equal(normalized(sensorEvent({ occurred_at: input })).occurred_at, expected, input)
 })
 
 t.test('event_id is assigned only when the sensor sent none', async (t) => {

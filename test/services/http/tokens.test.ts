@@ -43,9 +43,27 @@ t.test('hashToken is the hex SHA-256 of the UTF-8 token', async (t) => {
 t.test('the fixture registry authenticates each sensor and the analyst', async (t) => {
   const registry = TokenRegistry.fromFile(TOKENS_FILE)
   const expected = {
-    [TOKENS.astana]: { id: 'test-ids-astana', type: 'ids', sector: 'government', region: 'KZ-71', org: 'Test E-Gov Astana' },
-    [TOKENS.almaty]: { id: 'test-hp-almaty', type: 'honeypot', sector: 'finance', region: 'KZ-75', org: 'Test Bank Almaty' },
-    [TOKENS.atyrau]: { id: 'test-fw-atyrau', type: 'firewall', sector: 'energy', region: 'KZ-23', org: 'Test Refinery Atyrau' },
+    [TOKENS.astana]: {
+      id: 'test-ids-astana',
+      type: 'ids',
+      sector: 'government',
+      region: 'KZ-71',
+      org: 'Test E-Gov Astana',
+    },
+    [TOKENS.almaty]: {
+      id: 'test-hp-almaty',
+      type: 'honeypot',
+      sector: 'finance',
+      region: 'KZ-75',
+      org: 'Test Bank Almaty',
+    },
+    [TOKENS.atyrau]: {
+      id: 'test-fw-atyrau',
+      type: 'firewall',
+      sector: 'energy',
+      region: 'KZ-23',
+      org: 'Test Refinery Atyrau',
+    },
   }
   for (const [token, sensor] of Object.entries(expected)) {
     const principal = registry.authenticate(token)
@@ -59,7 +77,13 @@ t.test('the fixture registry authenticates each sensor and the analyst', async (
 
 t.test('an unknown token authenticates no one', async (t) => {
   const registry = TokenRegistry.fromFile(TOKENS_FILE)
-  for (const token of ['', 'test-sensor', `${TOKENS.astana} `, TOKENS.astana.toUpperCase(), astana['token_sha256'] ?? '']) {
+  for (const token of [
+    '',
+    'test-sensor',
+    `${TOKENS.astana} `,
+    TOKENS.astana.toUpperCase(),
+    astana['token_sha256'] ?? '',
+  ]) {
     t.equal(registry.authenticate(token), undefined, JSON.stringify(token))
   }
 })
@@ -79,10 +103,26 @@ t.test('an unreadable registry names the file', async (t) => {
 t.test('an invalid registry names the file and the path of each problem', async (t) => {
   const cases: [string, unknown, string][] = [
     ['unknown top-level key', { ...fixture, admins: [] }, '(top): Unrecognized key: "admins"'],
-    ['unknown sensor key', { sensors: [{ ...astana, sector_override: 'finance' }] }, 'sensors.0: Unrecognized key: "sector_override"'],
-    ['short hash', { sensors: [astana, { ...almaty, token_sha256: 'abc123' }] }, 'sensors.1.token_sha256: must be the SHA-256 of the token'],
-    ['uppercase hash', { sensors: [{ ...astana, token_sha256: astana['token_sha256']?.toUpperCase() }] }, 'sensors.0.token_sha256: must be the SHA-256'],
-    ['token instead of hash', { analysts: [{ id: 'a', token_sha256: TOKENS.analyst }] }, 'analysts.0.token_sha256: must be the SHA-256'],
+    [
+      'unknown sensor key',
+      { sensors: [{ ...astana, sector_override: 'finance' }] },
+      'sensors.0: Unrecognized key: "sector_override"',
+    ],
+    [
+      'short hash',
+      { sensors: [astana, { ...almaty, token_sha256: 'abc123' }] },
+      'sensors.1.token_sha256: must be the SHA-256 of the token',
+    ],
+    [
+      'uppercase hash',
+      { sensors: [{ ...astana, token_sha256: astana['token_sha256']?.toUpperCase() }] },
+      'sensors.0.token_sha256: must be the SHA-256',
+    ],
+    [
+      'token instead of hash',
+      { analysts: [{ id: 'a', token_sha256: TOKENS.analyst }] },
+      'analysts.0.token_sha256: must be the SHA-256',
+    ],
     ['legacy region code', { sensors: [{ ...astana, region: 'KZ-AST' }] }, 'sensors.0.region: '],
     ['unknown sector', { sensors: [{ ...astana, sector: 'banking' }] }, 'sensors.0.sector: '],
     ['unknown sensor type', { sensors: [{ ...astana, type: 'antivirus' }] }, 'sensors.0.type: '],
@@ -100,7 +140,15 @@ t.test('an invalid registry names the file and the path of each problem', async 
 })
 
 t.test('every problem of a registry is reported at once', async (t) => {
-  const message = rejection(t, registryFile(t, { sensors: [{ ...astana, region: 'KZ-AST' }, { ...almaty, token_sha256: 'x' }] }))
+  const message = rejection(
+    t,
+    registryFile(t, {
+      sensors: [
+        { ...astana, region: 'KZ-AST' },
+        { ...almaty, token_sha256: 'x' },
+      ],
+    }),
+  )
   t.match(message, /sensors\.0\.region: .*; sensors\.1\.token_sha256: /)
 })
 
@@ -111,7 +159,10 @@ t.test('two entries with one token are rejected, naming the file and both entrie
   t.match(sensorsMessage, sensors)
   t.match(sensorsMessage, /test-ids-astana[\s\S]*test-hp-almaty/)
 
-  const acrossRoles = registryFile(t, { sensors: [astana], analysts: [{ id: 'test-analyst', token_sha256: astana['token_sha256'] }] })
+  const acrossRoles = registryFile(t, {
+    sensors: [astana],
+    analysts: [{ id: 'test-analyst', token_sha256: astana['token_sha256'] }],
+  })
   const acrossMessage = rejection(t, acrossRoles)
   t.match(acrossMessage, 'share one token')
   t.match(acrossMessage, acrossRoles)
@@ -144,7 +195,8 @@ t.test('bearerToken reads Authorization: Bearer <token>', async (t) => {
     ['Bearer abc\nBearer def', undefined],
     ['Bearer tökén', undefined],
   ]
-  for (const [header, token] of cases) t.equal(bearerToken(header), token, JSON.stringify(header)?.slice(0, 60) ?? 'no header')
+  for (const [header, token] of cases)
+    t.equal(bearerToken(header), token, JSON.stringify(header)?.slice(0, 60) ?? 'no header')
 })
 
 t.test('bearerToken answers a long hostile header quickly', async (t) => {

@@ -3,11 +3,17 @@ import { randomUUID } from 'node:crypto'
 import { Partitioners } from 'kafkajs'
 import { Murmur2Partitioner } from '../../../services/kafka/murmur2.js'
 
-t.test('the fast partitioner puts every key where kafkajs\'s DefaultPartitioner does', async (t) => {
+t.test("the fast partitioner puts every key where kafkajs's DefaultPartitioner does", async (t) => {
   const ours = Murmur2Partitioner()
   const theirs = Partitioners.DefaultPartitioner()
   for (const partitions of [1, 3, 6, 12, 64]) {
-    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }))
+    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 1,
+      partitionErrorCode: 0,
+      replicas: [1],
+      isr: [1],
+    }))
     let mismatches = 0
     for (let i = 0; i < 5_000; i++) {
       const key = i % 7 === 0 ? `sensor-${i}` : randomUUID()

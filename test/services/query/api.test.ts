@@ -20,9 +20,18 @@ t.teardown(async () => {
 })
 
 // Raw events, as the worker writes them; the materialized views make the aggregates.
-const PLACES = { government: ['Test E-Gov Astana', 'KZ-71'], finance: ['Test Bank Almaty', 'KZ-75'], energy: ['Test Refinery Atyrau', 'KZ-23'] } as const
+const PLACES = {
+  government: ['Test E-Gov Astana', 'KZ-71'],
+  finance: ['Test Bank Almaty', 'KZ-75'],
+  energy: ['Test Refinery Atyrau', 'KZ-23'],
+} as const
 let serial = 0
-function event(occurred_at: string, sector: keyof typeof PLACES, count: number, more: Partial<CanonicalEvent> = {}): OffsetEvent {
+function event(
+  occurred_at: string,
+  sector: keyof typeof PLACES,
+  count: number,
+  more: Partial<CanonicalEvent> = {},
+): OffsetEvent {
   serial++
   return {
     offset: String(serial),
@@ -51,7 +60,12 @@ function event(occurred_at: string, sector: keyof typeof PLACES, count: number, 
 await store.events.insert(
   [
     event('2025-03-01T03:15:10.000Z', 'government', 4),
-    event('2025-03-01T03:15:50.000Z', 'government', 6, { category: 'exploit', severity: 4, signature: '=HYPERLINK("x")', src_country: 'RU' }),
+    event('2025-03-01T03:15:50.000Z', 'government', 6, {
+      category: 'exploit',
+      severity: 4,
+      signature: '=HYPERLINK("x")',
+      src_country: 'RU',
+    }),
     event('2025-03-01T03:16:00.000Z', 'finance', 7, { src_country: 'US' }),
     event('2025-03-01T10:00:00.000Z', 'finance', 1, { src_ip: '203.0.113.3', src_country: 'US' }),
     event('2025-03-02T00:00:00.000Z', 'energy', 1),
@@ -77,10 +91,17 @@ t.test('summary: totals, distinct sources, first and last seen, and the change a
     previous: { from: '2025-02-28T00:00:00.000Z', events: 9, sources: 1 },
     change: { events: 100, sources: 200 },
   })
-  t.match((await get(`/v1/summary?${DAY}&sector=finance&src_country=US`)).json(), { events: 8, sources: 1, change: { events: null } })
+  t.match((await get(`/v1/summary?${DAY}&sector=finance&src_country=US`)).json(), {
+    events: 8,
+    sources: 1,
+    change: { events: null },
+  })
   t.match((await get(`/v1/summary?${DAY}&severity=4`)).json(), { events: 6 })
   t.match((await get(`/v1/summary?${DAY}&org=${encodeURIComponent('Test Bank Almaty')}`)).json(), { events: 8 })
-  t.match((await get('/v1/summary?from=2025-06-01T00:00:00Z&to=2025-06-02T00:00:00Z')).json(), { events: 0, first_seen: null })
+  t.match((await get('/v1/summary?from=2025-06-01T00:00:00Z&to=2025-06-02T00:00:00Z')).json(), {
+    events: 0,
+    first_seen: null,
+  })
 })
 
 t.test('timeseries: steps, tables and grouping', async (t) => {
@@ -93,26 +114,41 @@ t.test('timeseries: steps, tables and grouping', async (t) => {
   ])
   const hours = (await get(`/v1/timeseries?${DAY}&step=1h`)).json()
   t.equal(hours.table, 'attacks_1h')
-  t.same(hours.points.map((p: { events: number }) => p.events), [17, 1])
+  t.same(
+    hours.points.map((p: { events: number }) => p.events),
+    [17, 1],
+  )
   const auto = (await get('/v1/timeseries?from=2025-02-25T00:00:00Z&to=2025-03-03T00:00:00Z')).json()
   t.equal(auto.step, '1h', 'six days at under 300 points')
-  t.same(auto.points.reduce((sum: number, p: { events: number }) => sum + p.events, 0), 28)
-  const days = (await get('/v1/timeseries?from=2025-02-25T00:00:00Z&to=2025-03-03T00:00:00Z&step=1d&group_by=severity')).json()
+  t.same(
+    auto.points.reduce((sum: number, p: { events: number }) => sum + p.events, 0),
+    28,
+  )
+  const days = (
+    await get('/v1/timeseries?from=2025-02-25T00:00:00Z&to=2025-03-03T00:00:00Z&step=1d&group_by=severity')
+  ).json()
   t.equal(days.table, 'attacks_1d')
-  t.same(days.points.filter((p: { severity: number }) => p.severity === 4).map((p: { events: number }) => p.events), [6])
+  t.same(
+    days.points.filter((p: { severity: number }) => p.severity === 4).map((p: { events: number }) => p.events),
+    [6],
+  )
 })
 
 t.test('top N by every dimension, signatures from the raw events', async (t) => {
-  t.same((await get(`/v1/top?${DAY}&by=src_country`)).json().rows, [
-    { src_country: 'CN', events: 4, sources: 1 },
-    { src_country: 'RU', events: 6, sources: 1 },
-    { src_country: 'US', events: 8, sources: 1 },
-  ].sort((a, b) => b.events - a.events))
+  t.same(
+    (await get(`/v1/top?${DAY}&by=src_country`)).json().rows,
+    [
+      { src_country: 'CN', events: 4, sources: 1 },
+      { src_country: 'RU', events: 6, sources: 1 },
+      { src_country: 'US', events: 8, sources: 1 },
+    ].sort((a, b) => b.events - a.events),
+  )
   t.same((await get(`/v1/top?${DAY}&by=sector&n=1`)).json().rows, [{ sector: 'government', events: 10, sources: 2 }])
   const signatures = (await get(`/v1/top?${DAY}&by=signature`)).json()
   t.equal(signatures.table, 'events_raw')
   t.same(signatures.rows[0], { signature: 'ET SCAN fixture', events: 12, sources: 2 })
-  for (const by of ['category', 'region', 'org', 'severity']) t.equal((await get(`/v1/top?${DAY}&by=${by}`)).statusCode, 200, by)
+  for (const by of ['category', 'region', 'org', 'severity'])
+    t.equal((await get(`/v1/top?${DAY}&by=${by}`)).statusCode, 200, by)
 })
 
 t.test('the sector x region matrix, with region names', async (t) => {
@@ -124,11 +160,22 @@ t.test('the sector x region matrix, with region names', async (t) => {
 
 t.test('drill-down: raw events newest first, paged with a cursor to the end', async (t) => {
   const first = (await get(`/v1/events?${DAY}&limit=2`)).json()
-  t.same(first.events.map((e: { count: number }) => e.count), [1, 7])
-  t.match(first.events[0], { occurred_at: '2025-03-01T10:00:00.000Z', sector: 'finance', src_country: 'US', event_id: /^0{8}-/ })
+  t.same(
+    first.events.map((e: { count: number }) => e.count),
+    [1, 7],
+  )
+  t.match(first.events[0], {
+    occurred_at: '2025-03-01T10:00:00.000Z',
+    sector: 'finance',
+    src_country: 'US',
+    event_id: /^0{8}-/,
+  })
   t.type(first.next_cursor, 'string')
   const second = (await get(`/v1/events?${DAY}&limit=2&cursor=${first.next_cursor}`)).json()
-  t.same(second.events.map((e: { count: number }) => e.count), [6, 4])
+  t.same(
+    second.events.map((e: { count: number }) => e.count),
+    [6, 4],
+  )
   t.equal(second.next_cursor, null, 'the last page')
   t.same((await get(`/v1/events?${DAY}&region=KZ-75`)).json().events.length, 2)
   const forged = await get(`/v1/events?${DAY}&cursor=${Buffer.from('[1,"x\' OR 1=1 --"]').toString('base64url')}`)
@@ -142,10 +189,20 @@ t.test('CSV on request, with formulas in attack data defused', async (t) => {
   const lines = csv.body.trim().split('\r\n')
   t.match(lines[0], /^event_id,occurred_at,received_at,sensor_id/)
   t.equal(lines.length, 5)
-  t.ok(lines.some((line) => line.includes(`"'=HYPERLINK(""x"")"`)), 'a formula becomes text')
+  t.ok(
+    lines.some((line) => line.includes(`"'=HYPERLINK(""x"")"`)),
+    'a formula becomes text',
+  )
   const accept = await get(`/v1/matrix?${DAY}`, TOKENS.analyst, { accept: 'text/csv' })
-  t.equal(accept.body, 'sector,region,region_name,events,sources\r\nfinance,KZ-75,Almaty,8,1\r\ngovernment,KZ-71,Astana,10,2\r\n')
-  t.match((await get(`/v1/summary?${DAY}&format=csv`)).json(), { error: 'QLQ_ERR_INVALID_QUERY' }, 'summary is JSON only')
+  t.equal(
+    accept.body,
+    'sector,region,region_name,events,sources\r\nfinance,KZ-75,Almaty,8,1\r\ngovernment,KZ-71,Astana,10,2\r\n',
+  )
+  t.match(
+    (await get(`/v1/summary?${DAY}&format=csv`)).json(),
+    { error: 'QLQ_ERR_INVALID_QUERY' },
+    'summary is JSON only',
+  )
 })
 
 t.test('wrong roles and missing tokens', async (t) => {
@@ -161,7 +218,10 @@ t.test('bad parameters get a 400 naming them', async (t) => {
     ['/v1/summary?to=2025-03-02T00:00:00Z', /from: /],
     ['/v1/summary?from=yesterday&to=2025-03-02T00:00:00Z', /from: must be an ISO 8601 time/],
     ['/v1/summary?from=2025-03-02T00:00:00Z&to=2025-03-01T00:00:00Z', /from must be before to/],
-    ['/v1/summary?from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z', /longer than 7 days \(QALQAN_QUERY_MAX_RANGE_DAYS\)/],
+    [
+      '/v1/summary?from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z',
+      /longer than 7 days \(QALQAN_QUERY_MAX_RANGE_DAYS\)/,
+    ],
     [`/v1/summary?${DAY}&sector=banking`, /sector: /],
     [`/v1/summary?${DAY}&region=KZ-AST`, /region: /],
     [`/v1/summary?${DAY}&severity=5`, /severity: must be 1, 2, 3 or 4/],
@@ -185,16 +245,45 @@ t.test('bad parameters get a 400 naming them', async (t) => {
 })
 
 t.test('SQL injection attempts in every parameter are refused or harmless, and the data is intact', async (t) => {
-  const attacks = ["government' OR '1'='1", "x'); DROP TABLE events_raw; --", 'KZ-71} OR 1=1 --', '{sector:String}', "\\' UNION SELECT * FROM system.users --", 'sector) --']
-  const params = ['from', 'to', 'sector', 'region', 'category', 'severity', 'src_country', 'org', 'step', 'group_by', 'by', 'n', 'limit', 'cursor', 'format']
+  const attacks = [
+    "government' OR '1'='1",
+    "x'); DROP TABLE events_raw; --",
+    'KZ-71} OR 1=1 --',
+    '{sector:String}',
+    "\\' UNION SELECT * FROM system.users --",
+    'sector) --',
+  ]
+  const params = [
+    'from',
+    'to',
+    'sector',
+    'region',
+    'category',
+    'severity',
+    'src_country',
+    'org',
+    'step',
+    'group_by',
+    'by',
+    'n',
+    'limit',
+    'cursor',
+    'format',
+  ]
   for (const attack of attacks) {
     for (const param of params) {
       for (const path of ['/v1/timeseries', '/v1/top', '/v1/events']) {
-        const query = new URLSearchParams({ from: '2025-03-01T00:00:00Z', to: '2025-03-02T00:00:00Z', ...(path === '/v1/top' && { by: 'sector' }), [param]: attack })
+        const query = new URLSearchParams({
+          from: '2025-03-01T00:00:00Z',
+          to: '2025-03-02T00:00:00Z',
+          ...(path === '/v1/top' && { by: 'sector' }),
+          [param]: attack,
+        })
         const res = await get(`${path}?${query}`)
         if (param === 'org') t.equal(res.statusCode, 200, `${path} ${param}: a bound value that matches nothing`)
         else t.equal(res.statusCode, 400, `${path} ${param}: ${attack}`)
-        if (param === 'org') t.same(res.json().rows ?? res.json().points ?? res.json().events, [], `${path}: nothing matches`)
+        if (param === 'org')
+          t.same(res.json().rows ?? res.json().points ?? res.json().events, [], `${path}: nothing matches`)
       }
     }
   }
@@ -202,13 +291,31 @@ t.test('SQL injection attempts in every parameter are refused or harmless, and t
 })
 
 t.test('identical queries within the cache time are answered once', async (t) => {
-  const cached = buildQueryApi(testConfig({ QALQAN_QUERY_CACHE_SECONDS: '60' }), { logger: createLogger('silent'), tokens: () => tokens, clickhouse })
+  const cached = buildQueryApi(testConfig({ QALQAN_QUERY_CACHE_SECONDS: '60' }), {
+    logger: createLogger('silent'),
+    tokens: () => tokens,
+    clickhouse,
+  })
   t.teardown(() => cached.close())
-  const ask = () => cached.inject({ method: 'GET', url: '/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z', headers: { authorization: `Bearer ${TOKENS.analyst}` } })
+  const ask = () =>
+    cached.inject({
+      method: 'GET',
+      url: '/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z',
+      headers: { authorization: `Bearer ${TOKENS.analyst}` },
+    })
   t.match((await ask()).json(), { events: 0 })
-  await store.events.insert([event('2025-05-01T01:00:00.000Z', 'energy', 5)], { topic: 'fixture', partition: 0, firstOffset: '7', lastOffset: '7' })
+  await store.events.insert([event('2025-05-01T01:00:00.000Z', 'energy', 5)], {
+    topic: 'fixture',
+    partition: 0,
+    firstOffset: '7',
+    lastOffset: '7',
+  })
   t.match((await ask()).json(), { events: 0 }, 'the cached answer')
-  t.match((await get('/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z')).json(), { events: 5 }, 'without the cache, the new data')
+  t.match(
+    (await get('/v1/summary?from=2025-05-01T00:00:00Z&to=2025-05-02T00:00:00Z')).json(),
+    { events: 5 },
+    'without the cache, the new data',
+  )
 })
 
 t.test('the OpenAPI document validates and the docs page lists every endpoint', async (t) => {

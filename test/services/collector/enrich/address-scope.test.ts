@@ -1,7 +1,15 @@
 import t from 'tap'
 import { isIP } from 'node:net'
 import { ADDRESS_SCOPES } from '../../../../schemas/event.js'
-import { formatIPv4, mask32, masks128, parseAddress, scopeOf, wordsToBigInt, type AddressScope } from '../../../../services/collector/enrich/address-scope.js'
+import {
+  formatIPv4,
+  mask32,
+  masks128,
+  parseAddress,
+  scopeOf,
+  wordsToBigInt,
+  type AddressScope,
+} from '../../../../services/collector/enrich/address-scope.js'
 
 /** mulberry32: the same pseudo-random sequence on every run. */
 function random(seed: number): () => number {
@@ -16,7 +24,19 @@ function random(seed: number): () => number {
 }
 
 const EXPECTED: Record<AddressScope, readonly string[]> = {
-  private: ['10.0.0.0', '10.255.255.255', '172.16.0.1', '172.31.255.255', '192.168.1.1', '100.64.0.1', '100.127.255.255', 'fc00::1', 'fd12:3456:789a::1', '::ffff:10.1.2.3', '::ffff:c0a8:0101'],
+  private: [
+    '10.0.0.0',
+    '10.255.255.255',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '100.64.0.1',
+    '100.127.255.255',
+    'fc00::1',
+    'fd12:3456:789a::1',
+    '::ffff:10.1.2.3',
+    '::ffff:c0a8:0101',
+  ],
   loopback: ['127.0.0.1', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'],
   link_local: ['169.254.0.1', '169.254.169.254', 'fe80::1', 'febf:ffff::1', 'fe80::1%eth0'],
   multicast: ['224.0.0.1', '239.255.255.250', 'ff02::1', 'ff05::1:3'],
@@ -75,7 +95,22 @@ t.test('scopeOf classifies each kind of address', async (t) => {
 })
 
 t.test('scopeOf calls what is not an address reserved', async (t) => {
-  for (const junk of ['', 'x', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.4 ', ' ::1', ':::', '1::2::3', 'g::1', '::ffff:1.2.3', '1.2.3.4/32', 'a'.repeat(100)]) {
+  for (const junk of [
+    '',
+    'x',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1.2.3.4 ',
+    ' ::1',
+    ':::',
+    '1::2::3',
+    'g::1',
+    '::ffff:1.2.3',
+    '1.2.3.4/32',
+    'a'.repeat(100),
+  ]) {
     t.equal(scopeOf(junk), 'reserved', JSON.stringify(junk))
   }
 })
@@ -114,7 +149,23 @@ t.test('masks: a prefix length as 32-bit masks in the signed form & yields', asy
 /** Strings that are often almost addresses: mixed hex groups, colons, dots, octets with leading zeros. */
 function candidate(next: () => number): string {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T
-  const octet = (): string => pick(['0', '1', '9', '10', '99', '100', '199', '249', '255', '256', '01', '300', '', String(Math.floor(next() * 256))])
+  const octet = (): string =>
+    pick([
+      '0',
+      '1',
+      '9',
+      '10',
+      '99',
+      '100',
+      '199',
+      '249',
+      '255',
+      '256',
+      '01',
+      '300',
+      '',
+      String(Math.floor(next() * 256)),
+    ])
   const ipv4 = (): string => [octet(), octet(), octet(), octet()].slice(0, next() < 0.9 ? 4 : 3).join('.')
   if (next() < 0.3) return ipv4()
   const hextet = (): string => {
@@ -153,15 +204,22 @@ t.test('parseAddress accepts exactly what isIP accepts, with the value the URL p
     const parsed = parseAddress(text)
     const family = isIP(text)
     if ((family !== 0) !== (parsed !== undefined)) {
-      if (disagreements++ < 10) t.fail(`${JSON.stringify(text)}: isIP ${family}, parseAddress ${JSON.stringify(parsed)}`)
+      if (disagreements++ < 10)
+        t.fail(`${JSON.stringify(text)}: isIP ${family}, parseAddress ${JSON.stringify(parsed)}`)
       continue
     }
     if (parsed === undefined) continue
     valid++
     if (text.includes('%')) continue
     const reference = family === 4 ? text : new URL(`http://[${text}]`).hostname
-    const mine = typeof parsed !== 'number' ? canonicalIPv6(wordsToBigInt(parsed)) : family === 4 ? formatIPv4(parsed) : canonicalIPv6(0xffff00000000n | BigInt(parsed))
-    if (mine !== reference && wrongValues++ < 10) t.fail(`${JSON.stringify(text)}: parsed as ${mine}, the URL parser says ${reference}`)
+    const mine =
+      typeof parsed !== 'number'
+        ? canonicalIPv6(wordsToBigInt(parsed))
+        : family === 4
+          ? formatIPv4(parsed)
+          : canonicalIPv6(0xffff00000000n | BigInt(parsed))
+    if (mine !== reference && wrongValues++ < 10)
+      t.fail(`${JSON.stringify(text)}: parsed as ${mine}, the URL parser says ${reference}`)
   }
   t.equal(wrongValues, 0, 'no value differs from the URL parser')
   t.equal(disagreements, 0, 'no disagreement with isIP')

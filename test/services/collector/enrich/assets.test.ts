@@ -7,7 +7,12 @@ import { QalqanError } from '../../../../services/errors.js'
 
 type Entry = { cidr: string; org: string; sector: Asset['sector']; region: Asset['region'] }
 
-const entry = (cidr: string, org: string, sector: Asset['sector'] = 'government', region: Asset['region'] = 'KZ-71'): Entry => ({ cidr, org, sector, region })
+const entry = (
+  cidr: string,
+  org: string,
+  sector: Asset['sector'] = 'government',
+  region: Asset['region'] = 'KZ-71',
+): Entry => ({ cidr, org, sector, region })
 
 const NESTED: Entry[] = [
   entry('10.0.0.0/8', 'Ministry network'),
@@ -64,7 +69,12 @@ t.test('the most specific network wins, for IPv4 and IPv6', async (t) => {
   t.equal(orgOf('2001:DB8:1:2:0:0:0:1'), 'IPv6 hospital gateway', 'any spelling of the address')
   t.equal(orgOf('2001:db8:1:2::2'), 'IPv6 hospital')
   t.equal(orgOf('2001:db9::1'), undefined)
-  t.same(registry.lookup('10.1.2.3'), { cidr: '10.1.2.3/32', org: 'Treasury mail server', sector: 'finance', region: 'KZ-75' })
+  t.same(registry.lookup('10.1.2.3'), {
+    cidr: '10.1.2.3/32',
+    org: 'Treasury mail server',
+    sector: 'finance',
+    region: 'KZ-75',
+  })
   t.ok(Object.isFrozen(registry.lookup('10.1.2.3')), 'assets cannot be changed by a caller')
 })
 
@@ -78,14 +88,28 @@ t.test('IPv4-mapped IPv6 addresses are looked up as IPv4; IPv4 networks never ma
 
 t.test('not an address: undefined', async (t) => {
   const registry = new AssetRegistry(NESTED)
-  for (const junk of ['', '10.1.2', '10.1.2.3.4', '10.1.2.256', '010.1.2.3', '10.1.2.3/32', 'example.org', '2001:db8::1::1', 'x'.repeat(10_000)]) {
+  for (const junk of [
+    '',
+    '10.1.2',
+    '10.1.2.3.4',
+    '10.1.2.256',
+    '010.1.2.3',
+    '10.1.2.3/32',
+    'example.org',
+    '2001:db8::1::1',
+    'x'.repeat(10_000),
+  ]) {
     t.equal(registry.lookup(junk), undefined, JSON.stringify(junk.slice(0, 20)))
   }
 })
 
 t.test('an empty registry and a default route', async (t) => {
   t.equal(new AssetRegistry([]).lookup('10.1.2.3'), undefined)
-  const registry = new AssetRegistry([entry('0.0.0.0/0', 'everything v4'), entry('::/0', 'everything v6'), entry('10.0.0.0/8', 'ten')])
+  const registry = new AssetRegistry([
+    entry('0.0.0.0/0', 'everything v4'),
+    entry('::/0', 'everything v6'),
+    entry('10.0.0.0/8', 'ten'),
+  ])
   t.equal(registry.lookup('8.8.8.8')?.org, 'everything v4')
   t.equal(registry.lookup('255.255.255.255')?.org, 'everything v4')
   t.equal(registry.lookup('10.0.0.1')?.org, 'ten')
@@ -121,13 +145,16 @@ t.test('lookup agrees with a linear longest-prefix scan on a random registry', a
     const family = next() < 0.7 ? 4 : 6
     const width = family === 4 ? 32 : 128
     const prefix = family === 4 ? 8 + Math.floor(next() * 25) : 32 + Math.floor(next() * 97)
-    const base = family === 4 ? v4Bases[Math.floor(next() * v4Bases.length)]! : v6Bases[Math.floor(next() * v6Bases.length)]!
+    const base =
+      family === 4 ? v4Bases[Math.floor(next() * v4Bases.length)]! : v6Bases[Math.floor(next() * v6Bases.length)]!
     const head = family === 4 ? 8 : 32
-    const network = ((base << BigInt(width - head)) | bits(width - head)) >> BigInt(width - prefix) << BigInt(width - prefix)
+    const network =
+      (((base << BigInt(width - head)) | bits(width - head)) >> BigInt(width - prefix)) << BigInt(width - prefix)
     const key = `${family}/${network}/${prefix}`
     if (seen.has(key)) continue
     seen.add(key)
-    const address = family === 4 ? [24, 16, 8, 0].map((s) => Number((network >> BigInt(s)) & 255n)).join('.') : hex6(network)
+    const address =
+      family === 4 ? [24, 16, 8, 0].map((s) => Number((network >> BigInt(s)) & 255n)).join('.') : hex6(network)
     networks.push({ family, network, prefix, entry: entry(`${address}/${prefix}`, `org ${networks.length}`) })
   }
   const registry = new AssetRegistry(networks.map((n) => n.entry))
@@ -139,17 +166,22 @@ t.test('lookup agrees with a linear longest-prefix scan on a random registry', a
     const width = source.family === 4 ? 32 : 128
     const address = source.network | (bits(width - source.prefix) & ((1n << BigInt(width - source.prefix)) - 1n))
     const alsoOutside = next() < 0.2 ? address ^ (1n << BigInt(width - 1 - Math.floor(next() * 12))) : address
-    const text = source.family === 4 ? [24, 16, 8, 0].map((s) => Number((alsoOutside >> BigInt(s)) & 255n)).join('.') : hex6(alsoOutside)
+    const text =
+      source.family === 4
+        ? [24, 16, 8, 0].map((s) => Number((alsoOutside >> BigInt(s)) & 255n)).join('.')
+        : hex6(alsoOutside)
     let best: (typeof networks)[number] | undefined
     for (const candidate of networks) {
       if (candidate.family !== source.family) continue
       const shift = BigInt(width - candidate.prefix)
-      if (alsoOutside >> shift === candidate.network >> shift && (best === undefined || candidate.prefix > best.prefix)) best = candidate
+      if (alsoOutside >> shift === candidate.network >> shift && (best === undefined || candidate.prefix > best.prefix))
+        best = candidate
     }
     const found = registry.lookup(text)
     checked++
     if (found !== undefined) hits++
-    if (found?.org !== best?.entry.org && wrong++ < 10) t.fail(`${text}: lookup ${found?.cidr}, scan ${best?.entry.cidr}`)
+    if (found?.org !== best?.entry.org && wrong++ < 10)
+      t.fail(`${text}: lookup ${found?.cidr}, scan ${best?.entry.cidr}`)
   }
   t.equal(wrong, 0, `${checked} addresses, ${hits} in some network`)
   t.ok(hits > checked / 2)
@@ -172,13 +204,28 @@ t.test('a file that is not a registry is refused with the reason', async (t) => 
 
   const missing = join(mkdtempSync(join(tmpdir(), 'qalqan-assets-')), 'absent.json')
   t.teardown(() => rmSync(join(missing, '..'), { recursive: true, force: true }))
-  t.throws(() => AssetRegistry.fromFile(missing), { code: 'QLQ_ERR_ASSETS_INVALID', message: /cannot read the asset registry .*absent\.json.*ENOENT/ })
+  t.throws(() => AssetRegistry.fromFile(missing), {
+    code: 'QLQ_ERR_ASSETS_INVALID',
+    message: /cannot read the asset registry .*absent\.json.*ENOENT/,
+  })
 })
 
 t.test('hostile keys are unknown keys, not prototypes', async (t) => {
   t.match(rejection(t, `{"assets": [], "__proto__": {"polluted": true}}`), /\(top\): Unrecognized key: "__proto__"/)
-  t.match(rejection(t, `{"assets": [{"cidr": "10.0.0.0/8", "org": "x", "sector": "energy", "region": "KZ-23", "__proto__": {"sector": "finance"}}]}`), /assets\.0: Unrecognized key: "__proto__"/)
-  t.match(rejection(t, `{"assets": [{"cidr": "10.0.0.0/8", "org": "x", "sector": "energy", "region": "KZ-23", "constructor": {}}]}`), /assets\.0: Unrecognized key: "constructor"/)
+  t.match(
+    rejection(
+      t,
+      `{"assets": [{"cidr": "10.0.0.0/8", "org": "x", "sector": "energy", "region": "KZ-23", "__proto__": {"sector": "finance"}}]}`,
+    ),
+    /assets\.0: Unrecognized key: "__proto__"/,
+  )
+  t.match(
+    rejection(
+      t,
+      `{"assets": [{"cidr": "10.0.0.0/8", "org": "x", "sector": "energy", "region": "KZ-23", "constructor": {}}]}`,
+    ),
+    /assets\.0: Unrecognized key: "constructor"/,
+  )
   t.equal(({} as Record<string, unknown>)['polluted'], undefined, 'Object.prototype is untouched')
 })
 
@@ -231,15 +278,27 @@ t.test('a cidr that is not a network is refused with the reason', async (t) => {
   ]
   for (const [cidr, reason] of cases) {
     t.match(rejection(t, { assets: [entry(cidr, 'x')] }), reason, cidr.slice(0, 40))
-    t.throws(() => new AssetRegistry([entry(cidr, 'x')]), { code: 'QLQ_ERR_ASSETS_INVALID' }, `the constructor refuses ${cidr.slice(0, 40)} too`)
+    t.throws(
+      () => new AssetRegistry([entry(cidr, 'x')]),
+      { code: 'QLQ_ERR_ASSETS_INVALID' },
+      `the constructor refuses ${cidr.slice(0, 40)} too`,
+    )
   }
   t.match(rejection(t, { assets: [entry('10.0.0.0/8', 'x'), entry('10.0.0.1/8', 'x')] }), /assets\.1\.cidr: host bits/)
 })
 
 t.test('one network listed twice is refused, naming both entries; nesting is fine', async (t) => {
-  t.match(rejection(t, { assets: [entry('10.0.0.0/8', 'a'), entry('10.1.0.0/16', 'b'), entry('10.0.0.0/8', 'c')] }), /assets\.2\.cidr: 10\.0\.0\.0\/8 is the same network as assets\.0\.cidr/)
-  t.match(rejection(t, { assets: [entry('2001:db8::/32', 'a'), entry('2001:0db8:0::/32', 'b')] }), /assets\.1\.cidr: 2001:0db8:0::\/32 is the same network as assets\.0\.cidr/)
-  t.doesNotThrow(() => new AssetRegistry([entry('10.0.0.0/8', 'a'), entry('10.0.0.0/9', 'b'), entry('10.0.0.0/32', 'c')]))
+  t.match(
+    rejection(t, { assets: [entry('10.0.0.0/8', 'a'), entry('10.1.0.0/16', 'b'), entry('10.0.0.0/8', 'c')] }),
+    /assets\.2\.cidr: 10\.0\.0\.0\/8 is the same network as assets\.0\.cidr/,
+  )
+  t.match(
+    rejection(t, { assets: [entry('2001:db8::/32', 'a'), entry('2001:0db8:0::/32', 'b')] }),
+    /assets\.1\.cidr: 2001:0db8:0::\/32 is the same network as assets\.0\.cidr/,
+  )
+  t.doesNotThrow(
+    () => new AssetRegistry([entry('10.0.0.0/8', 'a'), entry('10.0.0.0/9', 'b'), entry('10.0.0.0/32', 'c')]),
+  )
 })
 
 t.test('a registry with many mistakes lists the first 20 and counts the rest', async (t) => {

@@ -49,7 +49,11 @@ t.test('the asset registry places the target by dst_ip, the most specific networ
   const enriched = enrich(event({ dst_ip: '2.133.7.10' }), lookups)
   t.match(enriched, { org: 'KazRefinery SCADA', sector: 'energy', region: 'KZ-47' })
   t.match(enrich(event({ dst_ip: '2.133.200.1' }), lookups), { org: 'KazRefinery', sector: 'energy', region: 'KZ-23' })
-  t.match(enrich(event({ dst_ip: '2a02:6b8:1::25' }), lookups), { org: 'Astana Hospital', sector: 'healthcare', region: 'KZ-71' })
+  t.match(enrich(event({ dst_ip: '2a02:6b8:1::25' }), lookups), {
+    org: 'Astana Hospital',
+    sector: 'healthcare',
+    region: 'KZ-71',
+  })
   t.match(enrich(event({ dst_ip: '::ffff:2.133.7.10' }), lookups), { org: 'KazRefinery SCADA' })
 })
 
@@ -84,10 +88,13 @@ t.test('the source gets its scope, and a country only when public', async (t) =>
 
 t.test('the country database is asked only about public sources', async (t) => {
   const asked: string[] = []
-  const counting: EnrichLookups = { assets: lookups.assets, country: (ip) => {
+  const counting: EnrichLookups = {
+    assets: lookups.assets,
+    country: (ip) => {
       asked.push(ip)
       return countryOf(ip)
-    } }
+    },
+  }
   enrich(event({ src_ip: '10.0.0.1' }), counting)
   enrich(event({ src_ip: '203.0.113.1' }), counting)
   enrich(event({ src_ip: '95.56.0.1' }), counting)
@@ -107,7 +114,14 @@ t.test('the input is not changed, and the output is a valid canonical event', as
   t.not(enriched, input)
   t.same(input, before)
   t.same(CanonicalEvent.parse(enriched), enriched)
-  t.same(enriched, { ...before, src_country: 'KZ', src_scope: 'public', org: 'KazRefinery SCADA', sector: 'energy', region: 'KZ-47' })
+  t.same(enriched, {
+    ...before,
+    src_country: 'KZ',
+    src_scope: 'public',
+    org: 'KazRefinery SCADA',
+    sector: 'energy',
+    region: 'KZ-47',
+  })
 })
 
 t.test('a stale scope or country on the input is replaced', async (t) => {

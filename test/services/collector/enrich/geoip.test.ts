@@ -20,7 +20,9 @@ t.test('the database ships in the npm package, and nothing is fetched', async (t
   t.ok(COUNTRY_DATABASE_PATH.startsWith(join(PROJECT_ROOT, 'node_modules')), COUNTRY_DATABASE_PATH)
   t.ok(COUNTRY_DATABASE_PATH.endsWith('.mmdb'))
   t.ok(existsSync(COUNTRY_DATABASE_PATH))
-  const pkg = JSON.parse(readFileSync(join(COUNTRY_DATABASE_PATH, '..', 'package.json'), 'utf8')) as { license?: string }
+  const pkg = JSON.parse(readFileSync(join(COUNTRY_DATABASE_PATH, '..', 'package.json'), 'utf8')) as {
+    license?: string
+  }
   t.equal(pkg.license, 'CC0-1.0')
   const { builtAt } = countryDatabase()
   t.type(builtAt, Date)
@@ -40,14 +42,43 @@ t.test('IPv4-mapped IPv6 is looked up as IPv4', async (t) => {
 t.test('addresses that are not public have no country, whatever the snapshot says', async (t) => {
   // The snapshot itself places 192.168.0.0/16, 172.16.0.0/12, 198.51.100.0/24 and 203.0.113.0/24 in
   // AU, and 2001:db8::/32 in JP.
-  for (const ip of ['10.0.0.1', '127.0.0.1', '192.168.1.1', '172.16.0.1', '192.0.2.1', '198.51.100.1', '203.0.113.55', '100.64.0.1', '::1', 'fe80::1', 'fe80::1%eth0', '2001:db8::1', 'fd00::1', '::', '::ffff:192.168.1.1']) {
+  for (const ip of [
+    '10.0.0.1',
+    '127.0.0.1',
+    '192.168.1.1',
+    '172.16.0.1',
+    '192.0.2.1',
+    '198.51.100.1',
+    '203.0.113.55',
+    '100.64.0.1',
+    '::1',
+    'fe80::1',
+    'fe80::1%eth0',
+    '2001:db8::1',
+    'fd00::1',
+    '::',
+    '::ffff:192.168.1.1',
+  ]) {
     t.equal(countryOf(ip), '', ip)
   }
 })
 
 t.test('what is not an address: empty, never a guess', async (t) => {
   // The database reader itself would read '1.2.3' as 1.2.3.0 and answer a country.
-  for (const junk of ['', 'x', '1.2.3', '1.2.3.4.5', '999.1.1.1', '08.8.8.8', '8.8.8.8 ', '::g', '1::2::3', 'KZ', '__proto__', 'x'.repeat(100_000)]) {
+  for (const junk of [
+    '',
+    'x',
+    '1.2.3',
+    '1.2.3.4.5',
+    '999.1.1.1',
+    '08.8.8.8',
+    '8.8.8.8 ',
+    '::g',
+    '1::2::3',
+    'KZ',
+    '__proto__',
+    'x'.repeat(100_000),
+  ]) {
     t.equal(countryOf(junk), '', JSON.stringify(junk.slice(0, 20)))
   }
 })
