@@ -88,7 +88,14 @@ export interface ProfileCase {
 
 export type Case = HttpCase | ProducerPerfCase | CompressionCase | WorkerCase | FreshnessCase | ProfileCase
 
-const http = (target: Target, batch: number, connections: number, seed: number, goal: string, durationSeconds = 12): HttpCase => ({
+const http = (
+  target: Target,
+  batch: number,
+  connections: number,
+  seed: number,
+  goal: string,
+  durationSeconds = 12,
+): HttpCase => ({
   kind: 'http',
   name: `${target}-${batch === 1 ? 'single' : `batch-${batch}`}`,
   goal,
@@ -115,9 +122,33 @@ export const CASES: readonly Case[] = [
   // The naive baseline: one awaited send per event; the ratio is what the batching sink buys.
   http('naive', 1, 64, 301, 'baseline for single-event posts'),
   http('naive', 100, 16, 302, 'baseline for batches of 100'),
-  { kind: 'producer-perf', name: 'kafka-producer-perf', goal: "Kafka's own producer on the same broker: 400-byte records, acks=all", records: 1_000_000, recordSize: 400, partitions: 6 },
-  { kind: 'compression', name: 'compression', goal: 'kafkajs producer with none, LZ4 and ZSTD: events/s and bytes on disk', codecs: ['none', 'lz4', 'zstd'], events: 150_000, batch: 500, concurrency: 4, seed: 401 },
-  { kind: 'worker', name: 'worker', goal: 'worker >= 200,000 events/s per process, from a pre-filled topic into ClickHouse', events: 300_000, partitions: 6, timeoutSeconds: 150, seed: 501 },
+  {
+    kind: 'producer-perf',
+    name: 'kafka-producer-perf',
+    goal: "Kafka's own producer on the same broker: 400-byte records, acks=all",
+    records: 1_000_000,
+    recordSize: 400,
+    partitions: 6,
+  },
+  {
+    kind: 'compression',
+    name: 'compression',
+    goal: 'kafkajs producer with none, LZ4 and ZSTD: events/s and bytes on disk',
+    codecs: ['none', 'lz4', 'zstd'],
+    events: 150_000,
+    batch: 500,
+    concurrency: 4,
+    seed: 401,
+  },
+  {
+    kind: 'worker',
+    name: 'worker',
+    goal: 'worker >= 200,000 events/s per process, from a pre-filled topic into ClickHouse',
+    events: 300_000,
+    partitions: 6,
+    timeoutSeconds: 150,
+    seed: 501,
+  },
   {
     kind: 'freshness',
     name: 'freshness',
@@ -135,9 +166,27 @@ export const CASES: readonly Case[] = [
     seed: 601,
   },
   // Where the time goes, for the figures that miss their target.
-  { kind: 'profile', name: 'profile-collector-batch-500', goal: 'CPU profile of the collector at batches of 500', of: 'collector-batch-500', durationSeconds: 10 },
-  { kind: 'profile', name: 'profile-collector-single', goal: 'CPU profile of the collector on single-event posts', of: 'collector-single', durationSeconds: 10 },
-  { kind: 'profile', name: 'profile-worker', goal: 'CPU profile of the worker draining the pre-filled topic', of: 'worker', durationSeconds: 0 },
+  {
+    kind: 'profile',
+    name: 'profile-collector-batch-500',
+    goal: 'CPU profile of the collector at batches of 500',
+    of: 'collector-batch-500',
+    durationSeconds: 10,
+  },
+  {
+    kind: 'profile',
+    name: 'profile-collector-single',
+    goal: 'CPU profile of the collector on single-event posts',
+    of: 'collector-single',
+    durationSeconds: 10,
+  },
+  {
+    kind: 'profile',
+    name: 'profile-worker',
+    goal: 'CPU profile of the worker draining the pre-filled topic',
+    of: 'worker',
+    durationSeconds: 0,
+  },
 ]
 
 /** The targets from the benchmark issue, checked in RESULTS.md. */

@@ -7,7 +7,7 @@
  *   node dist/bench/ceiling-server.js PORT
  */
 import Fastify from 'fastify'
-import { decodeCanonical } from '../services/transforms/decode-canonical.js'
+import { decodeCanonical } from '../services/collector/decode/canonical.js'
 
 const port = Number(process.argv[2] ?? 0)
 const limits = { maxEvents: 10_000, maxDepth: 32, maxLineLength: 1024 * 1024 }

@@ -41,7 +41,10 @@ export interface CompressionResult {
 // kafkajs is CommonJS: CompressionCodecs is not a named export Node can see.
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs
 
-type Codec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> }
+type Codec = () => {
+  compress(encoder: { buffer: Buffer }): Promise<Buffer>
+  decompress(buffer: Buffer): Promise<Buffer>
+}
 
 function loadCodecs(codecsDir: string): Record<string, string> {
   const problems: Record<string, string> = {}
@@ -65,7 +68,8 @@ function logBytes(dataDir: string, topic: string): number {
   let total = 0
   for (const entry of readdirSync(dataDir)) {
     if (!entry.startsWith(`${topic}-`)) continue
-    for (const file of readdirSync(join(dataDir, entry))) if (file.endsWith('.log')) total += statSync(join(dataDir, entry, file)).size
+    for (const file of readdirSync(join(dataDir, entry)))
+      if (file.endsWith('.log')) total += statSync(join(dataDir, entry, file)).size
   }
   return total
 }
@@ -73,7 +77,11 @@ function logBytes(dataDir: string, topic: string): number {
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as CompressionSpec
   const problems = loadCodecs(spec.codecsDir)
-  const kafka = new Kafka({ clientId: 'bench-compression', brokers: spec.brokers.split(','), logLevel: logLevel.NOTHING })
+  const kafka = new Kafka({
+    clientId: 'bench-compression',
+    brokers: spec.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  })
   const admin = kafka.admin()
   await admin.connect()
   const events = canonicalEvents(spec.events, spec.seed)
@@ -86,10 +94,17 @@ async function main(): Promise<void> {
       continue
     }
     const topic = `bench.compression.${codec}.${Date.now()}`
-    await admin.createTopics({ topics: [{ topic, numPartitions: spec.partitions, replicationFactor: 1 }], waitForLeaders: true })
-    const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: spec.partitions, replicationFactor: 1 }],
+      waitForLeaders: true,
+    })
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    })
     await producer.connect()
-    const compression = codec === 'lz4' ? CompressionTypes.LZ4 : codec === 'zstd' ? CompressionTypes.ZSTD : CompressionTypes.None
+    const compression =
+      codec === 'lz4' ? CompressionTypes.LZ4 : codec === 'zstd' ? CompressionTypes.ZSTD : CompressionTypes.None
     try {
       // A short warm-up on the same topic so JIT and connections do not count against the first codec.
       await producer.send({ topic, acks: -1, compression, messages: messages.slice(0, spec.batch) })
@@ -118,7 +133,7 @@ async function main(): Promise<void> {
         bytesOnDisk,
         bytesPerEvent: Math.round((bytesOnDisk / sent) * 10) / 10,
         rawBytesPerEvent: Math.round((rawBytes / messages.length) * 10) / 10,
-        ratio: Math.round(((rawBytes / messages.length) * sent / bytesOnDisk) * 100) / 100,
+        ratio: Math.round((((rawBytes / messages.length) * sent) / bytesOnDisk) * 100) / 100,
         cpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
       })
     } catch (err) {

@@ -51,7 +51,15 @@ interface Kind {
 // malware are rarer and more severe.
 const KINDS: readonly Kind[] = [
   {
-    category: 'scan', weight: 38, severities: [[1, 6], [2, 3], [3, 1]], protocol: 'tcp', ports: [22, 23, 80, 443, 445, 3389, 8080, 5900, 1433, 3306],
+    category: 'scan',
+    weight: 38,
+    severities: [
+      [1, 6],
+      [2, 3],
+      [3, 1],
+    ],
+    protocol: 'tcp',
+    ports: [22, 23, 80, 443, 445, 3389, 8080, 5900, 1433, 3306],
     signatures: [
       ['ET SCAN Nmap Scripting Engine User-Agent Detected', '2009358', 'T1046'],
       ['ET SCAN Suspicious inbound to MSSQL port 1433', '2010935', 'T1046'],
@@ -61,7 +69,15 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'bruteforce', weight: 24, severities: [[2, 5], [3, 3], [4, 1]], protocol: 'tcp', ports: [22, 23, 3389, 21, 25, 110, 143, 5432],
+    category: 'bruteforce',
+    weight: 24,
+    severities: [
+      [2, 5],
+      [3, 3],
+      [4, 1],
+    ],
+    protocol: 'tcp',
+    ports: [22, 23, 3389, 21, 25, 110, 143, 5432],
     signatures: [
       ['SSH login brute force', '4000001', 'T1110.001'],
       ['ET SCAN Potential SSH Scan', '2001219', 'T1110'],
@@ -70,7 +86,15 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'web_attack', weight: 12, severities: [[2, 3], [3, 4], [4, 1]], protocol: 'tcp', ports: [80, 443, 8080, 8443],
+    category: 'web_attack',
+    weight: 12,
+    severities: [
+      [2, 3],
+      [3, 4],
+      [4, 1],
+    ],
+    protocol: 'tcp',
+    ports: [80, 443, 8080, 8443],
     signatures: [
       ['ET WEB_SERVER Possible SQL Injection Attempt UNION SELECT', '2006446', 'T1190'],
       ['ET WEB_SERVER Script tag in URI Possible Cross Site Scripting Attempt', '2009714', 'T1190'],
@@ -79,7 +103,14 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'exploit', weight: 8, severities: [[3, 3], [4, 2]], protocol: 'tcp', ports: [80, 443, 445, 8443, 7001, 9200],
+    category: 'exploit',
+    weight: 8,
+    severities: [
+      [3, 3],
+      [4, 2],
+    ],
+    protocol: 'tcp',
+    ports: [80, 443, 445, 8443, 7001, 9200],
     signatures: [
       ['ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)', '2034647', 'T1190'],
       ['ET EXPLOIT Possible EternalBlue MS17-010 Echo Request', '2024218', 'T1210'],
@@ -88,7 +119,14 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'malware', weight: 5, severities: [[3, 2], [4, 1]], protocol: 'tcp', ports: [443, 80, 8080, 4444],
+    category: 'malware',
+    weight: 5,
+    severities: [
+      [3, 2],
+      [4, 1],
+    ],
+    protocol: 'tcp',
+    ports: [443, 80, 8080, 4444],
     signatures: [
       ['ET MALWARE Win32/Emotet CnC Activity', '2035886', 'T1071.001'],
       ['EDR: Mimikatz credential dumping', '8000012', 'T1003.001'],
@@ -96,7 +134,15 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'ddos', weight: 6, severities: [[2, 2], [3, 2], [4, 1]], protocol: 'udp', ports: [53, 123, 1900, 11211, 80, 443],
+    category: 'ddos',
+    weight: 6,
+    severities: [
+      [2, 2],
+      [3, 2],
+      [4, 1],
+    ],
+    protocol: 'udp',
+    ports: [53, 123, 1900, 11211, 80, 443],
     signatures: [
       ['DNS amplification flood', '5000001', 'T1498.002'],
       ['NTP monlist reflection', '5000004', 'T1498.002'],
@@ -104,25 +150,56 @@ const KINDS: readonly Kind[] = [
     ],
   },
   {
-    category: 'botnet_c2', weight: 3, severities: [[3, 2], [4, 1]], protocol: 'tcp', ports: [443, 6667, 8443, 1604],
+    category: 'botnet_c2',
+    weight: 3,
+    severities: [
+      [3, 2],
+      [4, 1],
+    ],
+    protocol: 'tcp',
+    ports: [443, 6667, 8443, 1604],
     signatures: [
       ['ET MALWARE Mirai Variant CnC Beacon', '2030490', 'T1071'],
       ['ET CNC Feodo Tracker Reported CnC Server', '2404001', 'T1071.001'],
     ],
   },
   {
-    category: 'phishing', weight: 2, severities: [[2, 2], [3, 1]], protocol: 'tcp', ports: [25, 587, 443],
+    category: 'phishing',
+    weight: 2,
+    severities: [
+      [2, 2],
+      [3, 1],
+    ],
+    protocol: 'tcp',
+    ports: [25, 587, 443],
     signatures: [
       ['ET PHISHING egov.kz credential phish landing', '2051002', 'T1566.002'],
       ['ET PHISHING Kaspi bank lookalike domain', '2051009', 'T1566.002'],
     ],
   },
   {
-    category: 'policy_violation', weight: 1, severities: [[1, 3], [2, 1]], protocol: 'tcp', ports: [6881, 9001, 1194],
-    signatures: [['ET POLICY Tor relay traffic', '2522000', undefined], ['ET P2P BitTorrent peer sync', '2008581', undefined]],
+    category: 'policy_violation',
+    weight: 1,
+    severities: [
+      [1, 3],
+      [2, 1],
+    ],
+    protocol: 'tcp',
+    ports: [6881, 9001, 1194],
+    signatures: [
+      ['ET POLICY Tor relay traffic', '2522000', undefined],
+      ['ET P2P BitTorrent peer sync', '2008581', undefined],
+    ],
   },
   {
-    category: 'other', weight: 1, severities: [[1, 3], [2, 1]], protocol: 'icmp', ports: [0],
+    category: 'other',
+    weight: 1,
+    severities: [
+      [1, 3],
+      [2, 1],
+    ],
+    protocol: 'icmp',
+    ports: [0],
     signatures: [['ICMP sweep', '9000400', 'T1018']],
   },
 ]
@@ -168,7 +245,8 @@ export function assetRegistry(): { assets: { cidr: string; org: string; sector: 
 function sourceIp(random: Random): string {
   const roll = random.int(100)
   if (roll < 3) return `10.${random.int(256)}.${random.int(256)}.${1 + random.int(254)}`
-  if (roll < 8) return `2a0${random.int(10)}:${random.int(65536).toString(16)}:${random.int(65536).toString(16)}::${(1 + random.int(65535)).toString(16)}`
+  if (roll < 8)
+    return `2a0${random.int(10)}:${random.int(65536).toString(16)}:${random.int(65536).toString(16)}::${(1 + random.int(65535)).toString(16)}`
   for (;;) {
     const a = 1 + random.int(223)
     if (a === 10 || a === 127 || a === 100 || a === 169 || a === 172 || a === 192 || a === 198) continue
@@ -240,7 +318,12 @@ export function canonicalEvents(count: number, seed: number, now = Date.now(), s
   const random = new Random(seed)
   return sensorEvents(count, seed + 1, now, spreadMs).map((input) => {
     const [sensorId, sensorType] = random.pick(SENSORS)
-    const asset = ASSET_NETS.find(([net]) => input.dst_ip?.startsWith(`${net}.`)) ?? ['', 'Unregistered Target', 'unknown', 'KZ-71']
+    const asset = ASSET_NETS.find(([net]) => input.dst_ip?.startsWith(`${net}.`)) ?? [
+      '',
+      'Unregistered Target',
+      'unknown',
+      'KZ-71',
+    ]
     const occurred = Date.parse(input.occurred_at)
     const event: CanonicalEvent = {
       v: 1,

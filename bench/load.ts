@@ -47,10 +47,22 @@ async function main(): Promise<void> {
       const events = sensorEvents(spec.batch, seed++)
       const body = JSON.stringify(spec.batch === 1 ? events[0] : events)
       bodyBytes += body.length
-      requests.push({ method: 'POST', path: '/v1/events', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
+      requests.push({
+        method: 'POST',
+        path: '/v1/events',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      })
     }
   }
-  const base = { url: spec.url, connections: spec.connections, requests, timeout: 30, excludeErrorStats: true, ...(spec.overallRate ? { overallRate: spec.overallRate } : {}) }
+  const base = {
+    url: spec.url,
+    connections: spec.connections,
+    requests,
+    timeout: 30,
+    excludeErrorStats: true,
+    ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
+  }
   if (spec.warmupSeconds > 0) await autocannon({ ...base, duration: spec.warmupSeconds })
   // bench/run.ts starts its CPU and offset readings on this line.
   process.stderr.write('measuring\n')
@@ -68,7 +80,13 @@ async function main(): Promise<void> {
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: result.latency.mean,
+    },
     bodyBytes: Math.round(bodyBytes / requests.length),
     peakRssMiB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
     cpuPercent,

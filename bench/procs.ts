@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { cpus } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface Proc {
@@ -23,7 +24,8 @@ const running = new Set<Proc>()
 /** Starts a process with the given environment (nothing of the parent's QALQAN_* leaks in). */
 export function start(name: string, command: string, args: string[], env: Record<string, string>, cwd: string): Proc {
   const base: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('QALQAN_')) base[key] = value
+  for (const [key, value] of Object.entries(process.env))
+    if (value !== undefined && !key.startsWith('QALQAN_')) base[key] = value
   const child = spawn(command, args, { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`)
   const listeners: ((line: string) => void)[] = []
@@ -114,7 +116,9 @@ export async function waitHttp(url: string, ms: number, proc?: Proc): Promise<vo
     }
     await sleep(100)
   }
-  throw new Error(`${url} did not answer 200 within ${ms / 1000}s (last: ${last})${proc ? `; ${proc.name} said: ${proc.stderr.slice(-1500)}` : ''}`)
+  throw new Error(
+    `${url} did not answer 200 within ${ms / 1000}s (last: ${last})${proc ? `; ${proc.name} said: ${proc.stderr.slice(-1500)}` : ''}`,
+  )
 }
 
 function statusField(pid: number, field: string): number | undefined {
@@ -183,4 +187,16 @@ export class MachineCpu {
     const idle = (delta[3] ?? 0) + (delta[4] ?? 0)
     return total > 0 ? Math.round(((total - idle) / total) * 100) : 0
   }
+}
+
+const CORES = cpus().length
+
+/**
+ * CPU that none of the benchmark's processes used during the window (other people's work on this
+ * machine), percent of one core: the machine's busy share less the `shares` of ours and `extra`.
+ */
+export function otherCpu(machinePercentOfAll: number, shares: Map<number, number>, extra = 0): number {
+  let ours = extra
+  for (const share of shares.values()) ours += share
+  return Math.max(0, Math.round(machinePercentOfAll * CORES - ours))
 }

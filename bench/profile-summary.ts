@@ -37,7 +37,7 @@ export interface ProfileSummary {
   byArea: ProfileLine[]
 }
 
-/** Where a function lives, short: `kafkajs/src/protocol/...`, `services/sinks/kafka.ts`, `node:internal/...`. */
+/** Where a function lives, short: `kafkajs/src/protocol/...`, `services/kafka/producer.ts`, `node:internal/...`. */
 function location(url: string, line: number): string {
   if (url === '') return ''
   const path = url.replace(/^file:\/\//, '')
@@ -70,7 +70,7 @@ export function summarize(file: string, top = 15): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
   let totalUs = 0
   let idleUs = 0
   const functions = new Map<string, { name: string; where: string; us: number }>()
@@ -120,7 +120,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   const summary = summarize(file, Number(process.argv[3] ?? 20))
   process.stdout.write(`busy ${summary.busyMs} ms of ${summary.totalMs} ms sampled\n\nself time by function:\n`)
-  for (const f of summary.top) process.stdout.write(`  ${String(f.share).padStart(5)}%  ${String(f.selfMs).padStart(7)} ms  ${f.name}  ${f.where}\n`)
+  for (const f of summary.top)
+    process.stdout.write(
+      `  ${String(f.share).padStart(5)}%  ${String(f.selfMs).padStart(7)} ms  ${f.name}  ${f.where}\n`,
+    )
   process.stdout.write('\nself time by where the code lives:\n')
-  for (const a of summary.byArea) process.stdout.write(`  ${String(a.share).padStart(5)}%  ${String(a.selfMs).padStart(7)} ms  ${a.name}\n`)
+  for (const a of summary.byArea)
+    process.stdout.write(`  ${String(a.share).padStart(5)}%  ${String(a.selfMs).padStart(7)} ms  ${a.name}\n`)
 }

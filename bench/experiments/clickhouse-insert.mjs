@@ -1,5 +1,5 @@
 // One worker insert, isolated: 8 inserts of 12,000 generated canonical events into the embedded
-// engine with the product's schema, as ClickHouseSink.writeEvents does them ("product") or from
+// engine with the product's schema, as ClickHouseEventStore.insert does them ("product") or from
 // each event's JSON text with the Kafka columns appended ("raw"); "nomv" drops the three
 // materialized views first, to see what they cost.
 //   node bench/experiments/clickhouse-insert.mjs "$PWD" product|raw [nomv]
@@ -7,14 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 const root = process.argv[2] ?? process.cwd()
-const { createClickHouse, migrate } = await import(`${root}/dist/services/adapters/clickhouse.js`)
-const { ClickHouseSink } = await import(`${root}/dist/services/sinks/clickhouse.js`)
+const { createClickHouse } = await import(`${root}/dist/services/clickhouse/client.js`)
+const { migrate } = await import(`${root}/dist/services/clickhouse/migrate.js`)
+const { ClickHouseEventStore } = await import(`${root}/dist/services/clickhouse/events.js`)
 const { canonicalEvents } = await import(`${root}/dist/bench/generator.js`)
 const dir = mkdtempSync(join(tmpdir(), 'chbench-'))
 const config = { clickhouse: { url: undefined, path: join(dir, 'ch'), user: 'default', password: '', database: 'default' } }
 const client = await createClickHouse(config)
 await migrate(client)
-const sink = new ClickHouseSink(client)
+const store = new ClickHouseEventStore(client)
 if (process.argv[4] === 'nomv') for (const v of ['attacks_1m_mv', 'attacks_1h_mv', 'attacks_1d_mv']) await client.command({ query: `DROP VIEW IF EXISTS ${v}` })
 if (process.argv[4] === 'nomv') console.log('materialized views dropped')
 const N = 12000, rounds = 8
@@ -28,7 +29,7 @@ for (let r = 0; r < rounds; r++) {
   const batch = events.slice(r * N, (r + 1) * N).map((event) => ({ offset: String(offset++), event }))
   const range = { topic: 't', partition: r % 6, firstOffset: batch[0].offset, lastOffset: batch.at(-1).offset }
   const s = performance.now()
-  if (mode === 'product') await sink.writeEvents(batch, range)
+  if (mode === 'product') await store.insert(batch, range)
   else if (mode === 'raw') {
     // the JSONEachRow body built from each message's own JSON text, plus the three Kafka columns
     const body = batch.map(({ offset, event }) => { const raw = JSON.stringify(event); return `${raw.slice(0, -1)},"kafka_topic":"t","kafka_partition":${range.partition},"kafka_offset":${offset}}\n` }).join('')

@@ -1,7 +1,7 @@
-/** Checks services/sinks/murmur2.ts against kafkajs's own murmur2 on many keys, and times both. */
+/** Checks services/kafka/murmur2.ts against kafkajs's own murmur2 on many keys, and times both. */
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { murmur2 } from '../../services/sinks/murmur2.js'
+import { murmur2 } from '../../services/kafka/murmur2.js'
 
 const require = createRequire(import.meta.url)
 const kafkajsMurmur2 = require('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer | string) => number

@@ -1,4 +1,4 @@
-// The produce path alone, kafkajs (with its DefaultPartitioner, or with services/sinks/murmur2.ts) against
+// The produce path alone, kafkajs (with its DefaultPartitioner, or with services/kafka/murmur2.ts) against
 // @platformatic/kafka, on a running broker: events/s and the producer's CPU per event.
 //   npm install --prefix /tmp/plt @platformatic/kafka@1.35.0      (never into Qalqan's package.json)
 //   node bench/experiments/producer-clients.mjs 127.0.0.1:9092 kafkajs|platformatic [events] [imul]
@@ -19,7 +19,7 @@ await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor
 let send, close
 if (lib === 'kafkajs') {
   let createPartitioner = kafkajs.Partitioners.DefaultPartitioner
-  if (partitionerArg === 'imul') createPartitioner = (await import(`${root}dist/services/sinks/murmur2.js`)).Murmur2Partitioner
+  if (partitionerArg === 'imul') createPartitioner = (await import(`${root}dist/services/kafka/murmur2.js`)).Murmur2Partitioner
   const producer = new kafkajs.Kafka({ clientId: 'pb', brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).producer({ createPartitioner, idempotent: false })
   await producer.connect()
   send = (msgs) => producer.sendBatch({ topicMessages: [{ topic, messages: msgs.map((e) => ({ key: e.event_id, value: JSON.stringify(e) })) }], acks: -1 })
