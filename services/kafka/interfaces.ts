@@ -8,6 +8,8 @@ export type { RejectedRecord }
 export interface EventSender {
   /** Resolves once Kafka acknowledged every message; rejects with a QalqanError otherwise. */
   send(events: readonly CanonicalEvent[], rejected: readonly RejectedRecord[]): Promise<void>
+  /** Why an event can never be sent (larger than Kafka takes in one message), or undefined when it can. */
+  refusal?(event: CanonicalEvent): string | undefined
 }
 
 /** One message as the worker reads it. */
