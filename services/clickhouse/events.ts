@@ -1,32 +1,44 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { EventStore, OffsetEvent, OffsetRange } from './interfaces.js'
+import { classifyInsertError } from './errors.js'
+import type { EventStore, OffsetEvent, OffsetPart, OffsetRange } from './interfaces.js'
+
+/** The insert_deduplication_token of a range, or of a part of it (a namespace of its own: `range/part`). */
+export function insertToken(range: OffsetRange, part?: OffsetPart): string {
+  const token = `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
+  return part === undefined ? token : `${token}/${part.firstOffset}-${part.lastOffset}`
+}
 
 /**
  * Inserts events into events_raw with a deduplication token naming their offset range, so a replay
- * of the range is dropped by ClickHouse, in the materialized views too.
+ * of the range is dropped by ClickHouse, in the materialized views too. A worker's batch is far
+ * below max_insert_block_size, so it is one block: a refused row leaves nothing of the insert behind.
  */
 export class ClickHouseEventStore implements EventStore {
   constructor(private readonly client: ClickHouseClient) {}
 
-  async insert(events: readonly OffsetEvent[], range: OffsetRange): Promise<void> {
+  async insert(events: readonly OffsetEvent[], range: OffsetRange, part?: OffsetPart): Promise<void> {
     if (events.length === 0) return
-    await this.client.insert({
-      table: 'events_raw',
-      values: events.map(({ offset, event }) => ({
-        ...event,
-        kafka_topic: range.topic,
-        kafka_partition: range.partition,
-        kafka_offset: offset,
-      })),
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        insert_deduplication_token: `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        // On a cluster the insert returns once the shards wrote it, and each shard deduplicates its part.
-        insert_distributed_sync: 1,
-        date_time_input_format: 'best_effort',
-        input_format_skip_unknown_fields: 1,
-      },
-    })
+    try {
+      await this.client.insert({
+        table: 'events_raw',
+        values: events.map(({ offset, event }) => ({
+          ...event,
+          kafka_topic: range.topic,
+          kafka_partition: range.partition,
+          kafka_offset: offset,
+        })),
+        format: 'JSONEachRow',
+        clickhouse_settings: {
+          insert_deduplication_token: insertToken(range, part),
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          // On a cluster the insert returns once the shards wrote it, and each shard deduplicates its part.
+          insert_distributed_sync: 1,
+          date_time_input_format: 'best_effort',
+          input_format_skip_unknown_fields: 1,
+        },
+      })
+    } catch (err) {
+      throw classifyInsertError(err)
+    }
   }
 }

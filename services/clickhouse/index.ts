@@ -2,5 +2,6 @@
  * The ClickHouse wing: the only place that imports @clickhouse/client and chdb. The roles see the
  * interfaces and openClickHouse, so the code and SQL are the same on a server and on the embedded engine.
  */
-export type { EventStore, Ledger, OffsetEvent, OffsetRange, Reader } from './interfaces.js'
+export { classifyInsertError, StoreDataError } from './errors.js'
+export type { EventKey, EventStore, Ledger, OffsetEvent, OffsetPart, OffsetRange, Reader } from './interfaces.js'
 export { type ClickHouse, openClickHouse } from './open.js'

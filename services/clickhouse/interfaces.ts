@@ -9,6 +9,15 @@ export interface OffsetRange {
   readonly lastOffset: string
 }
 
+/**
+ * Part of a range's events, named by the offsets of its first and last event: the worker inserts
+ * parts of a range when ClickHouse refused some of its rows, each under a token of its own.
+ */
+export interface OffsetPart {
+  readonly firstOffset: string
+  readonly lastOffset: string
+}
+
 /** An event with the offset it was read from. */
 export interface OffsetEvent {
   readonly offset: string
@@ -17,10 +26,18 @@ export interface OffsetEvent {
 
 /**
  * Stores events in events_raw, whose materialized views keep the aggregates. An insert is named by
- * its offset range: inserting the same range again is dropped, in the views too.
+ * its offset range, and by the part of it when given: inserting the same range (or part) again is
+ * dropped, in the views too. Rejects with a StoreDataError (errors.ts) when ClickHouse refused the
+ * rows themselves, so that nothing of the insert was stored; any other rejection may pass.
  */
 export interface EventStore {
-  insert(events: readonly OffsetEvent[], range: OffsetRange): Promise<void>
+  insert(events: readonly OffsetEvent[], range: OffsetRange, part?: OffsetPart): Promise<void>
+}
+
+/** Who sent an event and its id: copies are recognised by both, as one sensor cannot speak for another. */
+export interface EventKey {
+  readonly sensorId: string
+  readonly eventId: string
 }
 
 /** The worker's batch ledger: each range is recorded before its rows are stored, so a replay cuts the same range. */
@@ -28,8 +45,8 @@ export interface Ledger {
   /** The last offset of the range that was planned to start at this offset, if one was. */
   plannedLastOffset(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined>
   plan(range: OffsetRange): Promise<void>
-  /** The event ids stored from the `count` offsets before `beforeOffset`, oldest first. */
-  recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<string[]>
+  /** The sensor and event ids stored from the `count` offsets before `beforeOffset`, oldest first. */
+  recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]>
 }
 
 /** Read-only queries with bound parameters, for the analysts' API. */

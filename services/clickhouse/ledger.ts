@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Ledger, OffsetRange } from './interfaces.js'
+import type { EventKey, Ledger, OffsetRange } from './interfaces.js'
 
-/** The worker's batch ledger in worker_batches, and the event ids recalled from events_raw. */
+/** The worker's batch ledger in worker_batches, and the sensor and event ids recalled from events_raw. */
 export class ClickHouseLedger implements Ledger {
   constructor(private readonly client: ClickHouseClient) {}
 
@@ -32,17 +32,20 @@ export class ClickHouseLedger implements Ledger {
     })
   }
 
-  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<string[]> {
+  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]> {
     const before = BigInt(beforeOffset)
     const from = before > BigInt(count) ? before - BigInt(count) : 0n
     const result = await this.client.query({
-      query: `SELECT toString(event_id) AS id FROM events_raw
+      query: `SELECT sensor_id, toString(event_id) AS id FROM events_raw
               WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
                 AND kafka_offset >= {from:UInt64} AND kafka_offset < {before:UInt64}
               ORDER BY kafka_offset`,
       query_params: { topic, partition, from: from.toString(), before: before.toString() },
       format: 'JSONEachRow',
     })
-    return (await result.json<{ id: string }>()).map((row) => row.id)
+    return (await result.json<{ sensor_id: string; id: string }>()).map((row) => ({
+      sensorId: row.sensor_id,
+      eventId: row.id,
+    }))
   }
 }

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino'
-import type { RejectedRecord } from '../../schemas/rejected.js'
+import { type RejectedRecord, rawFields } from '../../schemas/rejected.js'
 import type { EventStore, Ledger, OffsetEvent } from '../clickhouse/index.js'
 import type { BatchHandler, EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
+import { insertBisecting } from './bisect.js'
 import { absurdTime, type TimeLimits } from './check-time.js'
 import { planRange } from './plan-range.js'
 import { readMessage } from './read-message.js'
-import { RecentIds } from './recent-ids.js'
+import { eventKey, RecentIds } from './recent-ids.js'
 import { retrying } from './retry.js'
 
 export interface StoreDeps {
@@ -17,7 +18,7 @@ export interface StoreDeps {
   readonly rejections: EventSender
   readonly isRunning: () => boolean
   readonly timeLimits: TimeLimits
-  /** How many of a partition's latest event ids are remembered to recognise copies. */
+  /** How many of a partition's latest (sensor, event id) keys are remembered to recognise copies. */
   readonly dedupWindow: number
   /** The first wait before a failed write is tried again. */
   readonly retryDelayMs?: number
@@ -25,8 +26,9 @@ export interface StoreDeps {
 
 /**
  * The worker's step for one partition batch: read each message, send unreadable ones and those
- * with an absurd time to the rejected topic, drop copies of events already stored (same event id),
- * and store the rest in ClickHouse, retrying until it takes them. Returns the last offset stored.
+ * with an absurd time to the rejected topic, drop copies of events already stored (same sensor and
+ * event id), and store the rest in ClickHouse, retrying until it takes them; rows that ClickHouse
+ * refuses go to the rejected topic too (bisect.ts). Returns the last offset stored.
  */
 export function createStore(deps: StoreDeps): BatchHandler {
   const partitions = new Map<string, { ids: RecentIds; nextOffset: bigint }>()
@@ -45,7 +47,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
       const recent = await retry('reading recent event ids', () =>
         deps.ledger.recentEventIds(batch.topic, batch.partition, range.firstOffset, deps.dedupWindow),
       )
-      for (const id of recent) if (!ids.has(id)) ids.add(id)
+      for (const { sensorId, eventId } of recent) {
+        const id = eventKey(sensorId, eventId)
+        if (!ids.has(id)) ids.add(id)
+      }
       state = { ids, nextOffset: BigInt(range.firstOffset) }
     }
     // The ids are remembered before they are stored: until they are, a failure must not leave them
@@ -53,6 +58,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
     partitions.delete(key)
 
     const events: OffsetEvent[] = []
+    const raws = new Map<string, string>()
     const rejected: RejectedRecord[] = []
     let duplicates = 0
     let received = 0
@@ -65,7 +71,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
         sensor_id: sensorId,
         index: null,
         received_at: new Date().toISOString(),
-        raw,
+        ...rawFields(raw),
       })
     for (const message of batch.messages) {
       if (BigInt(message.offset) > last) break
@@ -81,20 +87,35 @@ export function createStore(deps: StoreDeps): BatchHandler {
         reject(absurd, event.sensor_id, raw)
         continue
       }
-      if (state.ids.has(event.event_id)) {
+      const id = eventKey(event.sensor_id, event.event_id)
+      if (state.ids.has(id)) {
         duplicates++
         continue
       }
-      state.ids.add(event.event_id)
+      state.ids.add(id)
       events.push({ offset: message.offset, event })
+      raws.set(message.offset, raw)
     }
 
     await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
     const started = process.hrtime.bigint()
-    await retry('writing events to ClickHouse', () => deps.events.insert(events, range))
-    if (events.length > 0)
-      deps.metrics.clickhouseInserted(events.length, Number(process.hrtime.bigint() - started) / 1e9)
-    deps.metrics.stage('store', { received, sent: events.length })
+    const { stored, refused, inserts } = await insertBisecting(deps.events, events, range, retry)
+    if (stored.length > 0)
+      deps.metrics.clickhouseInserted(stored.length, Number(process.hrtime.bigint() - started) / 1e9)
+    if (refused.length > 0) {
+      const from = rejected.length
+      for (const { item, reason } of refused) {
+        reject(reason, item.event.sensor_id, raws.get(item.offset) ?? '')
+        // Not stored, so not recalled after a restart either: a copy must meet the same fate with or without one.
+        state.ids.delete(eventKey(item.event.sensor_id, item.event.event_id))
+      }
+      deps.logger.warn(
+        { partition: batch.partition, refused: refused.length, inserts, reason: refused[0]?.reason },
+        'ClickHouse refused events; the rest is stored',
+      )
+      await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected.slice(from)))
+    }
+    deps.metrics.stage('store', { received, sent: stored.length })
     if (duplicates > 0) deps.metrics.stage('store', { discarded: duplicates, discardReason: 'duplicate_event_id' })
     if (rejected.length > 0) {
       deps.metrics.stage('store', { discarded: rejected.length, discardReason: 'rejected' })

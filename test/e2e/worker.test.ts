@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
 import { createClickHouse } from '../../services/clickhouse/client.js'
+import { StoreDataError } from '../../services/clickhouse/errors.js'
+import { ClickHouseEventStore } from '../../services/clickhouse/events.js'
 import { connectKafka } from '../../services/kafka/index.js'
 import type { Config } from '../../services/config.js'
 import { createLogger } from '../../services/logger.js'
@@ -140,3 +142,62 @@ t.test('two workers in one group, one stopped in the middle of the stream: exact
   t.same(await attackTotals(reader, 'attacks_1m', '2025-06-01 00:00:00', '2025-06-02 00:00:00'), totalsByKey(events))
   t.equal(await rawEventCount(reader, config.kafka.topics.events), events.length)
 })
+
+t.test('the engine refuses a lone surrogate as a data error, not one to retry', async (t) => {
+  // The collector's and the worker's schemas refuse such a string now; the wing must still tell it apart.
+  const [base] = makeEvents(1, 37, Date.parse('2025-07-01T00:00:00Z'))
+  if (base === undefined) throw new Error('no event')
+  const event = JSON.parse(JSON.stringify(base).replace('"signature":"generated"', '"signature":"x\\ud800"'))
+  t.equal(event.signature, 'x\ud800')
+  const range = { topic: 'surrogate-probe', partition: 0, firstOffset: '0', lastOffset: '0' }
+  const err = await new ClickHouseEventStore(reader).insert([{ offset: '0', event }], range).catch((e: unknown) => e)
+  t.type(err, StoreDataError)
+  t.match(err, { code: 'CANNOT_PARSE_ESCAPE_SEQUENCE', message: /surrogate/ })
+  t.equal(await rawEventCount(reader, range.topic), 0, 'nothing of the insert was stored')
+})
+
+t.test(
+  'a row ClickHouse refuses, in the middle of a stream, is rejected with its reason; the rest is stored',
+  async (t) => {
+    const config = await workerConfig()
+    const events = makeEvents(2000, 29, Date.parse('2025-07-01T00:00:00Z'))
+    // A row that the worker's schema takes and the engine refuses: a CHECK constraint, as the lone
+    // surrogate that once did so is now refused by the schema before it reaches the engine.
+    const poisonSignature = `e2e-poison-${config.worker.groupId}`
+    await reader.command({
+      query: `ALTER TABLE events_raw ADD CONSTRAINT IF NOT EXISTS e2e_poison CHECK signature != '${poisonSignature}'`,
+    })
+    t.teardown(() => reader.command({ query: 'ALTER TABLE events_raw DROP CONSTRAINT IF EXISTS e2e_poison' }))
+    const [base] = makeEvents(1, 31, Date.parse('2025-07-01T00:00:00Z'))
+    if (base === undefined) throw new Error('no event')
+    const poison = JSON.stringify({ ...base, signature: poisonSignature })
+    // Another sensor reusing an event id is its own event; the same sensor's copy is not.
+    const other = { ...events[7]!, sensor_id: 'other-sensor' }
+    const producer = testKafka().producer()
+    await producer.connect()
+    const send = (messages: { key: string; value: string }[]) =>
+      producer.send({ topic: config.kafka.topics.events, acks: -1, messages })
+    const message = (e: (typeof events)[number]) => ({ key: e.event_id, value: JSON.stringify(e) })
+    await send(events.slice(0, 1000).map(message))
+    await send([{ key: base.event_id, value: poison }, message(other), message(events[8]!)])
+    await send(events.slice(1000).map(message))
+    await producer.disconnect()
+    await startWorker(t, config)
+    await waitForGroupCaughtUp(config.worker.groupId, config.kafka.topics.events)
+
+    const window = ['2025-07-01 00:00:00', '2025-07-02 00:00:00'] as const
+    const stored = [...events, other]
+    t.same(await attackTotals(reader, 'attacks_1m', ...window), totalsByKey(stored))
+    t.same(await attackTotals(reader, 'attacks_1d', ...window), totalsByKey(stored), 'the daily rollup agrees')
+    t.equal(await rawEventCount(reader, config.kafka.topics.events), stored.length, 'one raw row per event')
+
+    const rejected = (await readTopic(config.kafka.topics.rejected, 2, 5000)).map((value) => JSON.parse(value))
+    t.equal(rejected.length, 1, 'only the poison')
+    t.match(rejected[0], {
+      stage: 'store',
+      sensor_id: base.sensor_id,
+      reason: /^ClickHouse refused the event \(VIOLATED_CONSTRAINT\): .*e2e_poison/,
+      raw: poison,
+    })
+  },
+)

@@ -1,17 +1,26 @@
 /**
  * In-memory twins of the Kafka and ClickHouse wings' interfaces, for fast tests of the roles' logic.
- * They keep the guarantees the real ones give: an insert named by a range seen before is dropped,
- * and recent event ids are read back from the stored rows by offset.
+ * They keep the guarantees the real ones give: an insert named by a range (or part) seen before is
+ * dropped, a refused row fails its whole insert, and recent ids are read back from the stored rows.
  */
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { RejectedRecord } from '../../schemas/rejected.js'
-import type { EventStore, Ledger, OffsetEvent, OffsetRange } from '../../services/clickhouse/index.js'
+import {
+  type EventKey,
+  type EventStore,
+  type Ledger,
+  type OffsetEvent,
+  type OffsetPart,
+  type OffsetRange,
+  StoreDataError,
+} from '../../services/clickhouse/index.js'
 import { QalqanError } from '../../services/errors.js'
 import type { EventSender } from '../../services/kafka/index.js'
 
-/** The insert_deduplication_token that services/clickhouse/events.ts gives a range. */
-export function rangeToken(range: OffsetRange): string {
-  return `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
+/** The insert_deduplication_token that services/clickhouse/events.ts gives a range, or a part of it. */
+export function rangeToken(range: OffsetRange, part?: OffsetPart): string {
+  const token = `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
+  return part === undefined ? token : `${token}/${part.firstOffset}-${part.lastOffset}`
 }
 
 /** A row of events_raw: the event and where in Kafka it was read. */
@@ -22,7 +31,10 @@ export interface StoredRow {
   readonly event: CanonicalEvent
 }
 
-/** events_raw: keeps rows, drops an insert whose range it has seen, and fails the next N inserts when told. */
+/**
+ * events_raw: keeps rows, drops an insert whose range it has seen, fails the next N inserts when told
+ * (as the transport failing), and refuses every insert holding a row that `refuses` matches.
+ */
 export class MemoryEventStore implements EventStore {
   readonly rows: StoredRow[] = []
   readonly tokens = new Set<string>()
@@ -30,20 +42,28 @@ export class MemoryEventStore implements EventStore {
   calls = 0
   /** Inserts dropped because their range was seen before. */
   dropped = 0
+  /** Every token tried, in order, failed or not. */
+  readonly tried: string[] = []
+  /** The rows ClickHouse would refuse, by their event. */
+  refuses: (event: CanonicalEvent) => boolean = () => false
   private failures = 0
 
   failNext(count: number): void {
     this.failures = count
   }
 
-  async insert(events: readonly OffsetEvent[], range: OffsetRange): Promise<void> {
+  async insert(events: readonly OffsetEvent[], range: OffsetRange, part?: OffsetPart): Promise<void> {
     this.calls++
     if (this.failures > 0) {
       this.failures--
       throw new Error('memory event store: insert failed (as told)')
     }
     if (events.length === 0) return
-    const token = rangeToken(range)
+    const token = rangeToken(range, part)
+    this.tried.push(token)
+    const bad = events.find(({ event }) => this.refuses(event))
+    if (bad !== undefined)
+      throw new StoreDataError(`memory event store: refused the row at offset ${bad.offset}`, 'INCORRECT_DATA')
     if (this.tokens.has(token)) {
       this.dropped++
       return
@@ -72,7 +92,7 @@ export class MemoryLedger implements Ledger {
     if (before === undefined || BigInt(range.lastOffset) > BigInt(before)) this.planned.set(key, range.lastOffset)
   }
 
-  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<string[]> {
+  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]> {
     const before = BigInt(beforeOffset)
     const from = before > BigInt(count) ? before - BigInt(count) : 0n
     return this.store.rows
@@ -84,7 +104,7 @@ export class MemoryLedger implements Ledger {
           BigInt(row.offset) < before,
       )
       .sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : BigInt(a.offset) > BigInt(b.offset) ? 1 : 0))
-      .map((row) => row.event.event_id)
+      .map((row) => ({ sensorId: row.event.sensor_id, eventId: row.event.event_id }))
   }
 }
 

@@ -398,3 +398,167 @@ t.test('a failing send of rejections is tried again, and each rejection is sent 
   t.same(events.rows, [row(0, e0)])
   t.equal(await sample(metrics, 'qalqan_worker_retries_total{what="writing rejected events to Kafka"}'), 2)
 })
+
+t.test('rows ClickHouse refuses are found by halving and rejected with its reason; the rest is stored', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const { metrics, store } = worker()
+  const sent = makeEvents(8, 17)
+  const bad = new Set([sent[2]?.event_id, sent[5]?.event_id])
+  events.refuses = (event) => bad.has(event.event_id)
+
+  t.equal(await store(batch(100, sent)), '107')
+  t.same(
+    events.rows,
+    rows(100, sent).filter((r) => !bad.has(r.event.event_id)),
+    'every other event, once',
+  )
+  const range = `${TOPIC}:0:100-107`
+  t.same(
+    events.tried,
+    [
+      range,
+      `${range}/100-103`,
+      `${range}/100-101`,
+      `${range}/102-103`,
+      `${range}/102-102`,
+      `${range}/103-103`,
+      `${range}/104-107`,
+      `${range}/104-105`,
+      `${range}/104-104`,
+      `${range}/105-105`,
+      `${range}/106-107`,
+    ],
+    'each part under a token of its own, named by the range and its offsets',
+  )
+  t.same(
+    rejections.rejected.map(({ reason, stage, sensor_id, raw }) => ({ reason, stage, sensor_id, raw })),
+    [102, 105].map((offset) => ({
+      reason: `ClickHouse refused the event (INCORRECT_DATA): memory event store: refused the row at offset ${offset}`,
+      stage: 'store',
+      sensor_id: 'test-sensor',
+      raw: JSON.stringify(sent[offset - 100]),
+    })),
+  )
+  t.equal(await sample(metrics, 'qalqan_events_received_total{stage="store"}'), 8)
+  t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="store"}'), 6)
+  t.equal(await sample(metrics, 'qalqan_clickhouse_rows_total'), 6)
+  t.equal(await sample(metrics, REJECTED), 2)
+  t.equal(
+    await sample(metrics, 'qalqan_worker_retries_total{what="writing events to ClickHouse"}'),
+    0,
+    'a refusal is not retried',
+  )
+})
+
+t.test('a lone event that ClickHouse refuses is rejected without a part', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const [e0, e1] = makeEvents(2, 18) as [CanonicalEvent, CanonicalEvent]
+  events.refuses = (event) => event.event_id === e1.event_id
+  const { store } = worker()
+  t.equal(await store(batch(0, [e0, 'not json'])), '1')
+  t.equal(await store(batch(2, [e1, 'not json'])), '3')
+  t.same(events.rows, [row(0, e0)])
+  t.same(events.tried, [`${TOPIC}:0:0-1`, `${TOPIC}:0:2-3`])
+  t.same(
+    rejections.rejected.map((r) => r.raw),
+    ['not json', 'not json', JSON.stringify(e1)],
+  )
+})
+
+t.test('transport errors while halving are retried and counted; the refusals are not', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const { metrics, store } = worker()
+  const sent = makeEvents(4, 19)
+  events.refuses = (event) => event.event_id === sent[3]?.event_id
+  const insert = events.insert.bind(events)
+  events.insert = async (...args) => {
+    // ClickHouse goes away after the first refusal, for two tries.
+    if (events.calls === 1) events.failNext(2)
+    return insert(...args)
+  }
+  t.equal(await store(batch(0, sent)), '3')
+  t.same(events.rows, rows(0, sent.slice(0, 3)))
+  t.same(
+    rejections.rejected.map((r) => r.raw),
+    [JSON.stringify(sent[3])],
+  )
+  t.equal(await sample(metrics, 'qalqan_worker_retries_total{what="writing events to ClickHouse"}'), 2)
+})
+
+t.test('a crash in the middle of the halving: the replay tries the same parts and stores nothing twice', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const sent = makeEvents(8, 20)
+  events.refuses = (event) => event.event_id === sent[6]?.event_id
+  const insert = events.insert.bind(events)
+  let calls = 0
+  events.insert = async (...args) => {
+    // The process dies at the fourth insert: after 100-103 was stored, while 104-107 is being halved.
+    if (++calls === 4) throw new Error('the process died')
+    return insert(...args)
+  }
+  await t.rejects(worker(() => false).store(batch(100, sent)), { message: 'the process died' })
+  const range = `${TOPIC}:0:100-107`
+  t.same(events.tried, [range, `${range}/100-103`, `${range}/104-107`])
+  t.same(events.rows, rows(100, sent.slice(0, 4)), 'the first half was stored')
+  t.same(rejections.rejected, [])
+
+  const restarted = worker()
+  t.equal(await restarted.store(batch(100, sent)), '107')
+  t.same(
+    events.tried.slice(3),
+    [
+      range,
+      `${range}/100-103`,
+      `${range}/104-107`,
+      `${range}/104-105`,
+      `${range}/106-107`,
+      `${range}/106-106`,
+      `${range}/107-107`,
+    ],
+    'the same parts under the same tokens',
+  )
+  t.equal(events.dropped, 1, 'the half stored before the crash is dropped as a copy')
+  t.same(events.rows, [...rows(100, sent.slice(0, 4)), ...rows(104, sent.slice(4, 6)), row(107, sent[7]!)])
+  t.same(
+    rejections.rejected.map((r) => r.raw),
+    [JSON.stringify(sent[6])],
+  )
+})
+
+t.test('a copy of a refused event is tried again, not dropped as a copy of something stored', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const { metrics, store } = worker()
+  const [e0, e1] = makeEvents(2, 21) as [CanonicalEvent, CanonicalEvent]
+  events.refuses = (event) => event.event_id === e1.event_id
+  t.equal(await store(batch(0, [e0, e1])), '1')
+  t.equal(await store(batch(2, [e1, e0])), '3')
+  t.same(events.rows, [row(0, e0)])
+  t.same(
+    rejections.rejected.map((r) => r.raw),
+    [JSON.stringify(e1), JSON.stringify(e1)],
+  )
+  t.equal(await sample(metrics, DUPLICATES), 1, 'only the copy of e0')
+})
+
+t.test('copies are recognised by sensor and event id: another sensor may use the same id', async (t) => {
+  const { events, worker } = cluster()
+  const [e0, e1] = makeEvents(2, 22) as [CanonicalEvent, CanonicalEvent]
+  const other = { ...e0, sensor_id: 'other-sensor' }
+  const first = worker()
+  t.equal(await first.store(batch(0, [e0, other, e0, e1])), '3')
+  t.same(events.rows, [row(0, e0), row(1, other), row(3, e1)])
+  t.equal(await sample(first.metrics, DUPLICATES), 1, 'the same sensor twice counts once')
+
+  // After a restart, the recalled ids carry their sensor too.
+  const restarted = worker()
+  const third = { ...e0, sensor_id: 'third-sensor' }
+  t.equal(await restarted.store(batch(4, [other, third, e0, { ...e1, sensor_id: 'other-sensor' }])), '7')
+  t.same(events.rows, [
+    row(0, e0),
+    row(1, other),
+    row(3, e1),
+    row(5, third),
+    row(7, { ...e1, sensor_id: 'other-sensor' }),
+  ])
+  t.equal(await sample(restarted.metrics, DUPLICATES), 2)
+})
