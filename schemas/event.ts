@@ -21,6 +21,8 @@ export const SENSOR_TYPES = ['ids', 'honeypot', 'firewall', 'waf', 'edr', 'other
 /** What kind of address the source is: only public addresses get a country. */
 export const ADDRESS_SCOPES = ['public', 'private', 'loopback', 'link_local', 'multicast', 'reserved'] as const
 
+export const NOT_WELL_FORMED = 'not well-formed Unicode (a lone surrogate)'
+
 /** Event time must carry its offset: a time without one is ambiguous across Kazakhstan's zones. */
 const timestamp = z.iso.datetime({ offset: true })
 const ip = z
@@ -28,7 +30,12 @@ const ip = z
   .max(45)
   .refine((value) => isIP(value) !== 0, { error: 'must be an IPv4 or IPv6 address' })
 const port = z.int().min(0).max(65535)
-const text = (max: number) => z.string().min(1).max(max)
+/**
+ * A string that is well-formed Unicode. A JSON escape can hold half a surrogate pair (`\ud800`),
+ * which ClickHouse refuses for the whole insert; refused here, per event, naming the field.
+ */
+const unicode = () => z.string().refine((value) => value.isWellFormed(), { error: NOT_WELL_FORMED })
+const text = (max: number) => unicode().min(1).max(max)
 
 /** What a sensor may say about one event on POST /v1/events. Who and where come from the registries. */
 export const SensorEvent = z.strictObject({
@@ -75,7 +82,7 @@ export const CanonicalEvent = z.strictObject({
   src_port: port.optional(),
   dst_ip: ip.optional(),
   dst_port: port.optional(),
-  protocol: z.string().max(16).optional(),
+  protocol: unicode().max(16).optional(),
   src_country: z
     .string()
     .regex(/^([A-Z]{2})?$/)

@@ -259,6 +259,11 @@ function toConfig(s: Settings) {
       sensorRate: s.QALQAN_COLLECTOR_SENSOR_RATE,
       sensorBurst: s.QALQAN_COLLECTOR_SENSOR_BURST,
       requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
+      /** The worker's time rule, applied at the door so a sensor hears about a wrong clock. */
+      timeLimits: {
+        maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
+        maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
+      },
     },
     query: {
       host: s.QALQAN_QUERY_HOST,

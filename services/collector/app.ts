@@ -15,6 +15,7 @@ import { FORMAT_NAMES, FORMATS, isLineFormat } from './decode/formats.js'
 import { splitLines } from './framing.js'
 import { registerHec } from './hec.js'
 import { bodyText } from './body.js'
+import { idempotencyKeyOf } from './event-id.js'
 
 export interface CollectorDeps {
   readonly logger: Logger
@@ -39,6 +40,7 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     metrics: deps.metrics,
     rateLimiter: new RateLimiter(config.collector.sensorRate, config.collector.sensorBurst),
     enrich: deps.enrich,
+    timeLimits: config.collector.timeLimits,
   }
   const readText = (request: FastifyRequest) => {
     deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown')
@@ -53,7 +55,10 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
   app.post('/v1/events', { preHandler: sensorOnly }, async (request, reply) => {
     const format = canonicalFormat(request.headers['content-type'])
     const records = decodeCanonical(await readText(request), format, config.collector)
-    return answer(reply, await ingest(records, sensorOf(request), `canonical-${format}`, ingestDeps))
+    return answer(
+      reply,
+      await ingest(records, sensorOf(request), `canonical-${format}`, ingestDeps, idempotencyKeyOf(request.headers)),
+    )
   })
 
   app.post<{ Params: { format: string } }>('/v1/events/:format', { preHandler: sensorOnly }, async (request, reply) => {
@@ -76,7 +81,10 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
     const decode = FORMATS[format]
     const records = lines.map((line, index) => ({ index, decoded: decode(line, config.collector), raw: () => line }))
-    return answer(reply, await ingest(records, sensorOf(request), format, ingestDeps))
+    return answer(
+      reply,
+      await ingest(records, sensorOf(request), format, ingestDeps, idempotencyKeyOf(request.headers)),
+    )
   })
 
   registerHec(app, { config, tokens: deps.tokens, ingest: ingestDeps, readText, readiness: deps.readiness })

@@ -11,6 +11,7 @@ import { FORMATS, formatOfSourcetype, type LineFormat } from './decode/formats.j
 import { parseJson, tooDeep } from './decode/json.js'
 import { splitLines, splitObjects, tooManyEvents } from './framing.js'
 import { validate } from './validate.js'
+import { idempotencyKeyOf } from './event-id.js'
 
 export interface HecDeps {
   readonly config: Config
@@ -48,7 +49,7 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
       config.collector,
       sourcetypeOf(request),
     )
-    const result = await ingest(records, sensorOf(request), 'hec', deps.ingest)
+    const result = await ingest(records, sensorOf(request), 'hec', deps.ingest, idempotencyKeyOf(request.headers))
     if (firstProblem !== undefined) return reply.code(400).send({ ...firstProblem, ...result })
     if (result.rejected.length > 0) {
       return reply
@@ -69,7 +70,7 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
       decoded: decodeRecord(line, format, config.collector),
       raw: () => line,
     }))
-    const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest)
+    const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest, idempotencyKeyOf(request.headers))
     if (result.rejected.length > 0) {
       return reply
         .code(400)

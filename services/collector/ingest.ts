@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto'
 import type { CanonicalEvent } from '../../schemas/event.js'
-import type { RejectedRecord } from '../../schemas/rejected.js'
+import { type RejectedRecord, rawFields } from '../../schemas/rejected.js'
 import { QalqanError } from '../errors.js'
 import type { EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
@@ -8,6 +7,8 @@ import type { RateLimiter } from './rate-limit.js'
 import type { Sensor } from '../http/tokens.js'
 import type { DecodedRecord } from './decode/decoded.js'
 import { normalize } from './normalize.js'
+import { keyedEventId, recordEventId } from './event-id.js'
+import type { TimeLimits } from '../time-limits.js'
 
 /** What a request's events came to: accepted (in Kafka), skipped (not attacks) and rejected by index. */
 export interface IngestResult {
@@ -21,6 +22,7 @@ export interface IngestDeps {
   readonly metrics: Metrics
   readonly rateLimiter: RateLimiter
   readonly enrich: (event: CanonicalEvent) => CanonicalEvent
+  readonly timeLimits: TimeLimits
 }
 
 const MAX_REJECTIONS_LISTED = 100
@@ -34,6 +36,7 @@ export async function ingest(
   sensor: Sensor,
   format: string,
   deps: IngestDeps,
+  idempotencyKey?: string,
 ): Promise<IngestResult> {
   const wait = deps.rateLimiter.take(sensor.id, records.length)
   if (wait > 0) {
@@ -56,12 +59,22 @@ export async function ingest(
     }
     let reason = decoded.kind === 'invalid' ? decoded.reason : ''
     if (decoded.kind === 'event') {
-      const normalized = normalize(decoded.event, { sensor, receivedAt, newEventId: randomUUID })
+      // An id the sensor gave none is derived, not drawn, so a resent record is known as a copy.
+      const newEventId = () =>
+        idempotencyKey === undefined
+          ? recordEventId(sensor.id, record.raw())
+          : keyedEventId(sensor.id, idempotencyKey, record.index)
+      const normalized = normalize(decoded.event, { sensor, receivedAt, newEventId, timeLimits: deps.timeLimits })
       if (normalized.ok) {
-        events.push(deps.enrich(normalized.event))
-        continue
-      }
-      reason = normalized.reason
+        const event = deps.enrich(normalized.event)
+        // An event larger than Kafka takes in one message is refused here, with its reason.
+        const refused = deps.kafka.refusal?.(event)
+        if (refused === undefined) {
+          events.push(event)
+          continue
+        }
+        reason = refused
+      } else reason = normalized.reason
     }
     rejected.push({
       reason,
@@ -70,7 +83,7 @@ export async function ingest(
       sensor_id: sensor.id,
       index: record.index,
       received_at: receivedAt.toISOString(),
-      raw: record.raw(),
+      ...rawFields(record.raw()),
     })
   }
 

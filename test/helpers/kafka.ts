@@ -50,7 +50,9 @@ export async function waitForGroupCaughtUp(
     for (;;) {
       const ends = await admin.fetchTopicOffsets(topic)
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      // A partition that never had a message has nothing to catch up on (and no committed offset).
       const behind = ends.filter(({ partition, high }) => {
+        if (BigInt(high) === 0n) return false
         const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1'
         return BigInt(offset) < BigInt(high)
       })

@@ -66,6 +66,7 @@ t.test('defaults: every setting has one', async (t) => {
       sensorRate: 50_000,
       sensorBurst: 200_000,
       requestTimeoutMs: 30_000,
+      timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 30 * 86_400_000 },
     },
     query: { host: '127.0.0.1', port: 8081, maxRangeDays: 366, cacheSeconds: 5 },
     worker: {

@@ -297,3 +297,56 @@ t.test('shutting down finishes the requests in flight: every 202 is in Kafka, la
   t.equal(late.statusCode, 503)
   t.match(late.json(), { error: 'QLQ_ERR_SHUTTING_DOWN' })
 })
+
+t.test("times the worker would drop are refused per event, with the worker's settings", async (t) => {
+  const { app, config } = await collector(t, {
+    QALQAN_WORKER_MAX_FUTURE_SECONDS: '600',
+    QALQAN_WORKER_MAX_AGE_DAYS: '7',
+  })
+  const now = new Date().toISOString()
+  const body = [
+    { ...event, occurred_at: now },
+    { ...event, occurred_at: '9999-12-31T23:59:59Z' },
+    { ...event, occurred_at: '0000-01-01T00:00:00Z' },
+    { ...event, occurred_at: now.replace('Z', '+23:59') },
+    { ...event, occurred_at: '2025-03-01T08:15:30+05:00' },
+  ]
+  const res = await post(app, JSON.stringify(body))
+  t.equal(res.statusCode, 202, 'the plausible event is taken')
+  t.match(res.json(), {
+    accepted: 1,
+    rejected: [
+      { index: 1, reason: /is more than 600 s after the event was received .*QALQAN_WORKER_MAX_FUTURE_SECONDS/ },
+      { index: 2, reason: /is more than 7 days before the event was received .*QALQAN_WORKER_MAX_AGE_DAYS/ },
+      { index: 3, reason: 'occurred_at: UTC offset +23:59 is beyond ±14:00, so the clock is not in any zone' },
+      { index: 4, reason: /QALQAN_WORKER_MAX_AGE_DAYS/ },
+    ],
+  })
+  const rejected = (await readTopic(config.kafka.topics.rejected, 4)).map((value) => JSON.parse(value))
+  t.same(rejected.map((r) => [r.index, r.stage]).sort(), [
+    [1, 'normalize'],
+    [2, 'normalize'],
+    [3, 'normalize'],
+    [4, 'normalize'],
+  ])
+
+  // HEC's epoch `time` stands in for occurred_at: 1e11 s is the year 5138.
+  const { occurred_at: _, ...untimed } = event
+  const hec = await app.inject({
+    method: 'POST',
+    url: '/services/collector/event',
+    headers: { authorization: `Splunk ${TOKENS.astana}` },
+    payload: [
+      JSON.stringify({ time: Date.now() / 1000, event: untimed }),
+      JSON.stringify({ time: 1e11, event: untimed }),
+    ].join(''),
+  })
+  t.equal(hec.statusCode, 400, 'HEC answers 400 when any event is invalid')
+  t.match(hec.json(), {
+    code: 6,
+    'invalid-event-number': 1,
+    accepted: 1,
+    rejected: [{ index: 1, reason: /^occurred_at 5138-.*\(QALQAN_WORKER_MAX_FUTURE_SECONDS\)$/ }],
+  })
+  t.equal((await readTopic(config.kafka.topics.events, 2)).length, 2, 'only the two plausible events reach Kafka')
+})

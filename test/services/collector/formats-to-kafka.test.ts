@@ -104,7 +104,10 @@ t.test('HEC: envelopes pick their decoder by sourcetype, answer in HEC codes, an
   )
   t.ok(events.every((e) => e.sensor_id === 'test-fw-atyrau'))
 
-  const missing = await hec('/services/collector', `${JSON.stringify({ event: canonical, time: 1 })}{"host":"x"}`)
+  const missing = await hec(
+    '/services/collector',
+    `${JSON.stringify({ event: canonical, time: 1740798930 })}{"host":"x"}`,
+  )
   t.equal(missing.statusCode, 400)
   t.match(missing.json(), { code: 12, text: 'Event field is required', 'invalid-event-number': 1, accepted: 1 })
   const rejected = (await readTopic(config.kafka.topics.rejected, 1)).map((value) => JSON.parse(value))

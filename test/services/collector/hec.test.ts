@@ -434,3 +434,25 @@ t.test('__proto__ keys are plain keys: no prototype is read or polluted', async 
   t.equal(({} as Record<string, unknown>)['severity'], undefined, 'Object.prototype is untouched')
   t.equal(({} as Record<string, unknown>)['event'], undefined)
 })
+
+t.test('a lone surrogate in an envelope is refused naming the field, whatever the sourcetype', async (t) => {
+  const reason = 'signature: not well-formed Unicode (a lone surrogate)'
+  const body = [
+    envelope({ event: { ...event, signature: 'ET SCAN \ud800' } }),
+    envelope({ event: JSON.stringify({ ...event, signature: 'ET SCAN \udfff' }) }),
+    envelope({
+      sourcetype: 'suricata:eve',
+      event: { ...eveAlert, alert: { ...eveAlert.alert, signature: 'x\ud800' } },
+    }),
+    envelope({ sourcetype: 'cowrie', event: { ...cowrieLogin, eventid: 'cowrie.command.input', input: 'ls\udc00' } }),
+    envelope({ sourcetype: 'cef', event: cefLine.replace('Port scan detected', 'Port scan \ud800') }),
+    envelope({ event }),
+  ].join('\n')
+  t.match(body, /\\ud800/, 'the body holds the escape, as a sensor sends it')
+  const { records, firstProblem } = decode(body)
+  t.equal(firstProblem, undefined, 'each envelope is an event, refused or not')
+  t.same(
+    records.map((r) => r.decoded),
+    [...Array.from({ length: 5 }, () => ({ kind: 'invalid', reason })), { kind: 'event', event: decodedEvent }],
+  )
+})

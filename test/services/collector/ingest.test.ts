@@ -19,7 +19,7 @@ const SENSOR: Sensor = {
   region: 'KZ-71',
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 const ATTACK: SensorEvent = {
   event_id: '0b7c1a52-3f7e-4d1c-9a51-2a9c3f1e5b10',
@@ -48,6 +48,8 @@ function collector(limiter = new RateLimiter(1_000, 10_000)) {
       enriched.push(event.event_id)
       return { ...event, src_country: 'CN' }
     },
+    // The fixtures are dated 2025: a horizon that reaches them.
+    timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 3650 * 86_400_000 },
   }
   return { kafka, metrics, enriched, deps }
 }
@@ -105,7 +107,7 @@ t.test(
     const receivedAt = kafka.events[0]?.received_at ?? ''
     t.ok(Date.parse(receivedAt) >= before && Date.parse(receivedAt) <= after, 'received_at is when the request came')
     const generatedId = kafka.events[1]?.event_id ?? ''
-    t.match(generatedId, UUID, 'an event without an id gets a new one')
+    t.match(generatedId, UUID, 'an event without an id gets one derived from its record')
     t.not(generatedId, ATTACK.event_id)
     const canonical = {
       v: 1,
@@ -142,6 +144,8 @@ t.test(
         index: 2,
         received_at: receivedAt,
         raw: 'record 2',
+        raw_bytes: 8,
+        raw_sha256: '55f3858e9bf30865a06984a61ea4e7c0f078549cd1106a11281ab39ff8cd7801',
       },
       {
         reason: 'occurred_at: 2025-02-30T10:00:00Z is not a real date',
@@ -151,11 +155,13 @@ t.test(
         index: 3,
         received_at: receivedAt,
         raw: 'record 3',
+        raw_bytes: 8,
+        raw_sha256: '7322e1c393bf2dffd7c20450a6b421b8681388696b5faee4e5d21cf2d358eb58',
       },
     ])
     for (const record of kafka.rejected)
       t.ok(RejectedRecord.safeParse(record).success, `rejection ${record.index} is a valid rejected record`)
-    t.same(rawAsked, [2, 3], 'the raw text is made only for rejections')
+    t.same(rawAsked, [2, 3, 4], 'the raw text is made only for rejections and events without an id')
 
     t.equal(await sample(metrics, 'qalqan_events_received_total{stage="decode"}'), 5)
     t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="decode"}'), 2)
@@ -259,4 +265,63 @@ t.test('a failing send propagates its error: nothing is accepted, and the sensor
     [ATTACK.event_id],
   )
   t.equal(kafka.rejected.length, 1)
+})
+
+t.test('an event the sensor gave no id gets the same id when the record is sent again', async (t) => {
+  const { kafka, deps } = collector()
+  const unnamed = { ...ATTACK, event_id: undefined }
+  const request = () =>
+    records([
+      { kind: 'event', event: unnamed },
+      { kind: 'event', event: unnamed },
+    ]).list
+  await ingest(request(), SENSOR, 'suricata', deps)
+  await ingest(request(), SENSOR, 'suricata', deps)
+  await ingest(request(), { ...SENSOR, id: 'test-ids-almaty' }, 'suricata', deps)
+  const ids = kafka.events.map((e) => e.event_id)
+  for (const id of ids) t.match(id, UUID)
+  t.same(ids.slice(2, 4), ids.slice(0, 2), 'the resend has the ids of the first send')
+  t.not(ids[0], ids[1], 'records with other texts (record 0, record 1) are other events')
+  t.not(ids[4], ids[0], "another sensor's record is another event")
+})
+
+t.test('with an Idempotency-Key, ids come from the key and the index, not the text', async (t) => {
+  const { kafka, deps } = collector()
+  const unnamed = { ...ATTACK, event_id: undefined }
+  const same = (): DecodedRecord[] =>
+    [0, 1].map((index) => ({ index, decoded: { kind: 'event', event: unnamed }, raw: () => 'the same line' }))
+  await ingest(same(), SENSOR, 'cef', deps, 'batch-42')
+  await ingest(same(), SENSOR, 'cef', deps, 'batch-42')
+  await ingest(same(), SENSOR, 'cef', deps)
+  const ids = kafka.events.map((e) => e.event_id)
+  t.not(ids[0], ids[1], 'the same line twice in a keyed request counts twice')
+  t.same(ids.slice(2, 4), ids.slice(0, 2), 'the request sent again under its key has the same ids')
+  t.equal(ids[4], ids[5], 'without a key the same line twice is one event')
+})
+
+t.test('an event at a time the worker would drop is rejected at normalize, naming the setting', async (t) => {
+  const { kafka, deps } = collector()
+  const now = Date.now()
+  const at = (ms: number) => ({ ...ATTACK, occurred_at: new Date(ms).toISOString() })
+  const { list } = records([
+    { kind: 'event', event: at(now) },
+    { kind: 'event', event: at(now + 2 * 3_600_000) },
+    { kind: 'event', event: { ...ATTACK, occurred_at: '0000-01-01T00:00:00Z' } },
+    { kind: 'event', event: { ...ATTACK, occurred_at: new Date(now).toISOString().replace('Z', '+23:59') } },
+  ])
+  const result = await ingest(list, SENSOR, 'canonical-json', deps)
+  t.equal(result.accepted, 1)
+  t.match(result.rejected, [
+    { index: 1, reason: /is more than 3600 s after the event was received .*QALQAN_WORKER_MAX_FUTURE_SECONDS/ },
+    { index: 2, reason: /is more than 3650 days before the event was received .*QALQAN_WORKER_MAX_AGE_DAYS/ },
+    { index: 3, reason: 'occurred_at: UTC offset +23:59 is beyond ±14:00, so the clock is not in any zone' },
+  ])
+  t.same(
+    kafka.rejected.map((r) => [r.index, r.stage]),
+    [
+      [1, 'normalize'],
+      [2, 'normalize'],
+      [3, 'normalize'],
+    ],
+  )
 })

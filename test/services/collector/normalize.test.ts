@@ -20,6 +20,8 @@ function context(): NormalizeContext & { issued: number } {
   const ctx = {
     sensor,
     receivedAt,
+    // Wide enough for the 1969 case below; the time rule has its own tests with tight limits.
+    timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 100 * 365 * 86_400_000 },
     issued: 0,
     newEventId: () => {
       ctx.issued++
@@ -153,4 +155,39 @@ t.test('normalize does not change its input', async (t) => {
   const copy = structuredClone(input)
   normalized(input)
   t.same(input, copy)
+})
+
+t.test('a time the worker would drop is refused here, by the same rule and settings', async (t) => {
+  const ctx = { ...context(), timeLimits: { maxFutureMs: 600_000, maxAgeMs: 7 * 86_400_000 } }
+  const cases: [string, RegExp | undefined][] = [
+    // receivedAt is 2025-03-01T03:15:31.250Z.
+    ['2025-03-01T03:25:31.250Z', undefined],
+    ['2025-03-01T03:25:31.251Z', /more than 600 s after the event was received .*QALQAN_WORKER_MAX_FUTURE_SECONDS/],
+    ['2025-02-22T03:15:31.250Z', undefined],
+    ['2025-02-22T03:15:31.249Z', /more than 7 days before the event was received .*QALQAN_WORKER_MAX_AGE_DAYS/],
+    ['9999-12-31T23:59:59Z', /QALQAN_WORKER_MAX_FUTURE_SECONDS/],
+    ['0000-01-01T00:00:00Z', /QALQAN_WORKER_MAX_AGE_DAYS/],
+  ]
+  for (const [occurred, refused] of cases) {
+    const result = normalize(sensorEvent({ occurred_at: occurred }), ctx)
+    if (refused === undefined) t.ok(result.ok, `${occurred} is accepted`)
+    else t.match(result, { ok: false, reason: refused }, `${occurred} is refused`)
+  }
+})
+
+t.test('a UTC offset beyond ±14:00 is refused: no zone has one', async (t) => {
+  // The instants are all plausible; only the offsets are not.
+  for (const occurred of ['2025-03-01T17:14:30+14:00', '2025-02-28T15:15:30-12:00', '2025-02-28T13:15:30-14:00'])
+    t.ok(normalize(sensorEvent({ occurred_at: occurred }), context()).ok, `${occurred} is accepted`)
+  for (const [occurred, offset] of [
+    ['2025-03-02T03:14:30+23:59', '+23:59'],
+    ['2025-03-01T17:15:30+14:01', '+14:01'],
+    ['2025-02-28T13:15:30-14:01', '-14:01'],
+  ]) {
+    t.same(
+      normalize(sensorEvent({ occurred_at: occurred }), context()),
+      { ok: false, reason: `occurred_at: UTC offset ${offset} is beyond ±14:00, so the clock is not in any zone` },
+      occurred,
+    )
+  }
 })

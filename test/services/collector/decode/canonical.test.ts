@@ -297,3 +297,22 @@ t.test('decodeCanonicalLine decodes one line, never throwing', async (t) => {
     'a __proto__ key is an unknown field, not a prototype',
   )
 })
+
+t.test('a lone surrogate (a JSON escape of half a pair) is refused naming the field', async (t) => {
+  const bad = { ...event, signature: 'ET SCAN \\ud800', signature_id: '\\udfff1' }
+  // As the sensor sends it: the escapes are text, JSON.parse makes them half pairs.
+  const line = JSON.stringify(bad).replaceAll('\\\\u', '\\u')
+  t.match(line, /"ET SCAN \\ud800"/)
+  const reason =
+    'signature: not well-formed Unicode (a lone surrogate); signature_id: not well-formed Unicode (a lone surrogate)'
+  t.same(decodeCanonicalLine(line, limits), { kind: 'invalid', reason })
+  const records = decodeCanonical(`[${JSON.stringify(event)},${line}]`, 'json', limits)
+  t.same(
+    records.map((r) => r.decoded),
+    [
+      { kind: 'event', event: decodedEvent },
+      { kind: 'invalid', reason },
+    ],
+  )
+  t.equal(decodeCanonicalLine(JSON.stringify({ ...event, signature: 'ET SCAN \ud83d\ude00' }), limits).kind, 'event')
+})

@@ -456,3 +456,15 @@ t.test('no mutation of a real line makes the decoder throw or emit a bad event',
     11,
   )
 })
+
+t.test("a lone surrogate (possible in a HEC envelope's JSON string) is refused naming the field", async (t) => {
+  t.same(decodeCef(cefLine({ name: 'Port scan \ud800' })), {
+    kind: 'invalid',
+    reason: 'signature: not well-formed Unicode (a lone surrogate)',
+  })
+  t.same(decodeCef(cefLine({ classId: '10\udc00' })), {
+    kind: 'invalid',
+    reason: 'signature_id: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(decodeCef(cefLine({ name: 'Port scan \ud83d\ude00' })).kind, 'event')
+})

@@ -354,3 +354,15 @@ t.test('malformed and hostile records are invalid, never a throw', async (t) => 
 t.test('no mutation of a real line makes the decoder throw or emit a bad event', async (t) => {
   checkMutations(t, decodeCowrie, [...fixture('cowrie.json'), ...fixture('cowrie-bad.json')], JSON_JUNK, 7)
 })
+
+t.test('a lone surrogate (a JSON escape of half a pair) is refused naming the field', async (t) => {
+  t.same(decodeCowrie(logLine('cowrie.command.input', { input: 'uname -a\udc00' })), {
+    kind: 'invalid',
+    reason: 'signature: not well-formed Unicode (a lone surrogate)',
+  })
+  t.same(decodeCowrie(logLine('cowrie.session.file_download', { url: 'http://\ud800.example/x' })), {
+    kind: 'invalid',
+    reason: 'signature: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(decodeCowrie(logLine('cowrie.command.input', { input: 'echo \ud83d\ude00' })).kind, 'event')
+})

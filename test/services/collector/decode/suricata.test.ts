@@ -542,3 +542,15 @@ t.test('no mutation of a real line makes the decoder throw or emit a bad event',
     42,
   )
 })
+
+t.test('a lone surrogate (a JSON escape of half a pair) is refused naming the field', async (t) => {
+  t.same(decodeSuricata(alertLine({ signature: 'ET SCAN probe \ud800' })), {
+    kind: 'invalid',
+    reason: 'signature: not well-formed Unicode (a lone surrogate)',
+  })
+  t.match(decodeSuricata(alertLine({}, { event_type: 'anomaly', anomaly: { type: 'decode', event: 'x\udfff' } })), {
+    kind: 'invalid',
+    reason: 'signature: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(decodeSuricata(alertLine({ signature: 'ET SCAN probe \ud83d\ude00' })).kind, 'event', 'a whole pair is fine')
+})
