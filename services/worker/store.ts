@@ -58,7 +58,6 @@ export function createStore(deps: StoreDeps): BatchHandler {
     partitions.delete(key)
 
     const events: OffsetEvent[] = []
-    const raws = new Map<string, string>()
     const rejected: RejectedRecord[] = []
     let duplicates = 0
     let received = 0
@@ -94,7 +93,6 @@ export function createStore(deps: StoreDeps): BatchHandler {
       }
       state.ids.add(id)
       events.push({ offset: message.offset, event })
-      raws.set(message.offset, raw)
     }
 
     await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
@@ -104,8 +102,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
       deps.metrics.clickhouseInserted(stored.length, Number(process.hrtime.bigint() - started) / 1e9)
     if (refused.length > 0) {
       const from = rejected.length
+      // Refusals are rare: the original text is looked up then, not kept for every event.
+      const byOffset = new Map(batch.messages.map((message) => [message.offset, message.value]))
       for (const { item, reason } of refused) {
-        reject(reason, item.event.sensor_id, raws.get(item.offset) ?? '')
+        reject(reason, item.event.sensor_id, byOffset.get(item.offset)?.toString('utf8') ?? '')
         // Not stored, so not recalled after a restart either: a copy must meet the same fate with or without one.
         state.ids.delete(eventKey(item.event.sensor_id, item.event.event_id))
       }
