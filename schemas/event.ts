@@ -18,6 +18,15 @@ export const CATEGORIES = [
 
 export const SENSOR_TYPES = ['ids', 'honeypot', 'firewall', 'waf', 'edr', 'other'] as const
 
+/**
+ * Where an event's occurred_at came from: the record's own time (`event`), its syslog header
+ * (`header`), the HEC envelope's `time` (`envelope`), or, when the record carried no time at all,
+ * the time the collector received it (`received`).
+ */
+export const TIME_SOURCES = ['event', 'header', 'envelope', 'received'] as const
+
+export type TimeSource = (typeof TIME_SOURCES)[number]
+
 /** What kind of address the source is: only public addresses get a country. */
 export const ADDRESS_SCOPES = ['public', 'private', 'loopback', 'link_local', 'multicast', 'reserved'] as const
 
@@ -92,6 +101,8 @@ export const CanonicalEvent = z.strictObject({
   sector: z.enum(SECTORS),
   region: z.enum(REGION_CODES),
   count: z.int().min(1).max(1_000_000),
+  // Optional to whoever writes one; an event written before the field existed took its time from the record.
+  time_source: z.enum(TIME_SOURCES).default('event').optional(),
 })
 
 export type CanonicalEvent = z.infer<typeof CanonicalEvent>

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { DEFAULT_TIME_ZONE, TimeZone } from '../schemas/time-zone.js'
 import { QalqanError } from './errors.js'
 
 /** The roles one process can run; `all` is every one of them. */
@@ -82,6 +83,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_KAFKA_TOPIC_REJECTED: topicName.default('qalqan.rejected.v1'),
   QALQAN_KAFKA_TOPIC_PARTITIONS: wholeNumber(1, 10_000).default(6),
   QALQAN_KAFKA_TOPIC_REPLICATION: wholeNumber(1, 10).default(1),
+  QALQAN_KAFKA_TOPIC_MIN_INSYNC_REPLICAS: wholeNumber(1, 10).optional(),
   QALQAN_KAFKA_TIMEOUT_MS: wholeNumber(100, 600_000).default(10_000),
   QALQAN_KAFKA_MAX_PENDING_EVENTS: wholeNumber(1, 10_000_000).default(200_000),
   QALQAN_KAFKA_MAX_BATCH_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -106,16 +108,22 @@ export const SETTINGS = z.strictObject({
   QALQAN_COLLECTOR_SENSOR_RATE: wholeNumber(1, 100_000_000).default(50_000),
   QALQAN_COLLECTOR_SENSOR_BURST: wholeNumber(1, 100_000_000).default(200_000),
   QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(30_000),
+  QALQAN_COLLECTOR_DEFAULT_TIME_ZONE: TimeZone.default(DEFAULT_TIME_ZONE),
+  QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS: wholeNumber(100, 3_600_000).optional(),
+  QALQAN_COLLECTOR_KEEP_ALIVE_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(72_000),
+  QALQAN_COLLECTOR_MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(1024),
   QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
   QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(366),
   QALQAN_QUERY_CACHE_SECONDS: wholeNumber(0, 3600).default(5),
+  QALQAN_QUERY_CACHE_MAX_BYTES: wholeNumber(0, 4 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
   QALQAN_WORKER_GROUP: nonEmpty.default('qalqan-worker'),
   QALQAN_WORKER_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_WORKER_PORT: wholeNumber(0, 65535).default(8082),
   QALQAN_WORKER_SESSION_TIMEOUT_MS: wholeNumber(6_000, 300_000).default(30_000),
   QALQAN_WORKER_FETCH_BYTES: wholeNumber(65_536, 256 * 1024 * 1024).default(8 * 1024 * 1024),
-  QALQAN_WORKER_DEDUP_WINDOW: wholeNumber(1, 50_000_000).default(200_000),
+  QALQAN_WORKER_DEDUP_WINDOW_SECONDS: wholeNumber(1, 86_400).default(600),
+  QALQAN_WORKER_DEDUP_MAX_ENTRIES: wholeNumber(1_000, 1_000_000_000).default(21_000_000),
   QALQAN_WORKER_MAX_FUTURE_SECONDS: wholeNumber(0, 31_536_000).default(3600),
   QALQAN_WORKER_MAX_AGE_DAYS: wholeNumber(1, 3650).default(30),
   QALQAN_RETENTION_RAW_DAYS: wholeNumber(1, 18_250).default(30),
@@ -167,9 +175,25 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(describeIssue(issue, input, origin))
   }
+  const minInsync = parsed.success ? parsed.data.QALQAN_KAFKA_TOPIC_MIN_INSYNC_REPLICAS : undefined
+  if (parsed.success && minInsync !== undefined && minInsync > parsed.data.QALQAN_KAFKA_TOPIC_REPLICATION) {
+    problems.push(
+      `QALQAN_KAFKA_TOPIC_MIN_INSYNC_REPLICAS=${minInsync} is above QALQAN_KAFKA_TOPIC_REPLICATION=${parsed.data.QALQAN_KAFKA_TOPIC_REPLICATION}: Kafka could never acknowledge a write (acks=all)`,
+    )
+  }
   if (parsed.success && parsed.data.QALQAN_COLLECTOR_SENSOR_BURST < parsed.data.QALQAN_COLLECTOR_MAX_EVENTS) {
     problems.push(
       `QALQAN_COLLECTOR_SENSOR_BURST=${parsed.data.QALQAN_COLLECTOR_SENSOR_BURST} is below QALQAN_COLLECTOR_MAX_EVENTS=${parsed.data.QALQAN_COLLECTOR_MAX_EVENTS}: a full request could never pass`,
+    )
+  }
+  const headersTimeout = parsed.success ? parsed.data.QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS : undefined
+  if (
+    parsed.success &&
+    headersTimeout !== undefined &&
+    headersTimeout > parsed.data.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS
+  ) {
+    problems.push(
+      `QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS=${headersTimeout} is above QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS=${parsed.data.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS}: the headers are part of the request`,
     )
   }
   const roles = SETTINGS.shape.QALQAN_ROLE.safeParse(input['QALQAN_ROLE'])
@@ -234,6 +258,8 @@ function toConfig(s: Settings) {
       topics: { events: s.QALQAN_KAFKA_TOPIC_EVENTS, rejected: s.QALQAN_KAFKA_TOPIC_REJECTED },
       partitions: s.QALQAN_KAFKA_TOPIC_PARTITIONS,
       replicationFactor: s.QALQAN_KAFKA_TOPIC_REPLICATION,
+      /** min.insync.replicas of the topics Qalqan creates; unset, one fewer than the replicas from three up. */
+      minInsyncReplicas: s.QALQAN_KAFKA_TOPIC_MIN_INSYNC_REPLICAS,
       timeoutMs: s.QALQAN_KAFKA_TIMEOUT_MS,
       maxPendingEvents: s.QALQAN_KAFKA_MAX_PENDING_EVENTS,
       maxBatchBytes: s.QALQAN_KAFKA_MAX_BATCH_BYTES,
@@ -259,6 +285,13 @@ function toConfig(s: Settings) {
       sensorRate: s.QALQAN_COLLECTOR_SENSOR_RATE,
       sensorBurst: s.QALQAN_COLLECTOR_SENSOR_BURST,
       requestTimeoutMs: s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS,
+      /** The zone of a sensor whose registration names none; decoders read this section as their context. */
+      timeZone: s.QALQAN_COLLECTOR_DEFAULT_TIME_ZONE,
+      /** Unset: 10 s, or the request timeout when that is shorter. */
+      headersTimeoutMs:
+        s.QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS ?? Math.min(10_000, s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: s.QALQAN_COLLECTOR_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: s.QALQAN_COLLECTOR_MAX_CONNECTIONS,
       /** The worker's time rule, applied at the door so a sensor hears about a wrong clock. */
       timeLimits: {
         maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
@@ -270,6 +303,8 @@ function toConfig(s: Settings) {
       port: s.QALQAN_QUERY_PORT,
       maxRangeDays: s.QALQAN_QUERY_MAX_RANGE_DAYS,
       cacheSeconds: s.QALQAN_QUERY_CACHE_SECONDS,
+      /** Bytes of answers the cache keeps at most, measured as their JSON length. */
+      cacheMaxBytes: s.QALQAN_QUERY_CACHE_MAX_BYTES,
     },
     worker: {
       groupId: s.QALQAN_WORKER_GROUP,
@@ -277,7 +312,11 @@ function toConfig(s: Settings) {
       port: s.QALQAN_WORKER_PORT,
       fetchBytes: s.QALQAN_WORKER_FETCH_BYTES,
       sessionTimeoutMs: s.QALQAN_WORKER_SESSION_TIMEOUT_MS,
-      dedupWindow: s.QALQAN_WORKER_DEDUP_WINDOW,
+      /**
+       * Copies are recognised for a window of time after their original was first seen; the most
+       * ids kept bounds the memory (about 10 bytes each) when the rate exceeds what it was sized for.
+       */
+      dedup: { windowMs: s.QALQAN_WORKER_DEDUP_WINDOW_SECONDS * 1000, maxEntries: s.QALQAN_WORKER_DEDUP_MAX_ENTRIES },
       maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
       maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
     },

@@ -15,6 +15,11 @@ export const ERRORS = {
   },
   QLQ_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'this token may not use this endpoint' },
   QLQ_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'no such endpoint' },
+  QLQ_ERR_METHOD_NOT_ALLOWED: {
+    status: 405,
+    retryable: false,
+    message: 'this endpoint does not answer this method: the Allow header names those it does',
+  },
   QLQ_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     retryable: false,
@@ -37,6 +42,11 @@ export const ERRORS = {
   QLQ_ERR_NO_EVENTS: { status: 400, retryable: false, message: 'the body holds no events' },
   QLQ_ERR_BAD_REQUEST: { status: 400, retryable: false, message: 'the request is malformed' },
   QLQ_ERR_INVALID_QUERY: { status: 400, retryable: false, message: 'invalid query parameters' },
+  QLQ_ERR_INVALID_CURSOR: {
+    status: 400,
+    retryable: false,
+    message: 'invalid cursor: restart from the first page without cursor',
+  },
   QLQ_ERR_KAFKA_UNAVAILABLE: {
     status: 503,
     retryable: true,
@@ -52,6 +62,22 @@ export const ERRORS = {
   QLQ_ERR_INVALID_UTF8: { status: 400, retryable: false, message: 'the body is not valid UTF-8' },
   QLQ_ERR_INVALID_GZIP: { status: 400, retryable: false, message: 'the body is not valid gzip' },
   QLQ_ERR_CLICKHOUSE_UNAVAILABLE: { status: 503, retryable: true, message: 'ClickHouse did not answer; retry later' },
+  QLQ_ERR_SCHEMA_TOO_NEW: {
+    status: 500,
+    retryable: false,
+    message: 'the ClickHouse schema is newer than this program: upgrade the program',
+  },
+  QLQ_ERR_SCHEMA_STEP_CHANGED: {
+    status: 500,
+    retryable: false,
+    message: 'a schema step applied to the ClickHouse database differs from the program',
+  },
+  QLQ_ERR_SCHEMA_UNRECOGNISED: {
+    status: 500,
+    retryable: false,
+    message: "the ClickHouse database holds Qalqan's tables in a form that no schema step made",
+  },
+  QLQ_ERR_SCHEMA_STEP_FAILED: { status: 500, retryable: false, message: 'a schema step failed in ClickHouse' },
   QLQ_ERR_INTERNAL: { status: 500, retryable: false, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
 

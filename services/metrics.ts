@@ -73,6 +73,12 @@ const CATALOGUE = {
     help: 'Events in a partition not yet written, as of the last batch.',
     labels: ['topic', 'partition'],
   },
+  dedupEvicted: {
+    type: 'counter',
+    name: 'qalqan_worker_dedup_evicted_total',
+    help: 'Event ids forgotten before the copies window ended, to stay within its most entries.',
+    labels: [],
+  },
 } as const
 
 export const METRIC_NAMES = Object.values(CATALOGUE).map((metric) => metric.name)
@@ -153,6 +159,10 @@ export class Metrics {
 
   workerLag(topic: string, partition: number, events: number): void {
     this.instruments.workerLag.set({ topic, partition: String(partition) }, events)
+  }
+
+  dedupEvicted(ids: number): void {
+    this.instruments.dedupEvicted.inc(ids)
   }
 
   /** The Prometheus text exposition. */

@@ -144,7 +144,7 @@ async function openKafka(config: Config, logger: Logger): Promise<KafkaConnectio
 async function openStore(config: Config, logger: Logger, closers: (() => Promise<unknown>)[]): Promise<ClickHouse> {
   const clickhouse = await openClickHouse(config)
   closers.push(() => clickhouse.close())
-  const statements = await clickhouse.migrate()
-  logger.info({ clickhouse: clickhouse.location, statements }, 'ClickHouse schema ready')
+  const schema = await clickhouse.migrate()
+  logger.info({ clickhouse: clickhouse.location, schema }, 'ClickHouse schema ready')
   return clickhouse
 }

@@ -1,31 +1,68 @@
 #!/usr/bin/env bash
-# A real single-node Apache Kafka 4.x broker (KRaft, broker+controller in one JVM) on 127.0.0.1,
-# resolved from Maven Central with mvn. For local runs and tests; production runs a real cluster.
+# A real Apache Kafka 4.x on 127.0.0.1 (KRaft, broker and controller in each JVM), resolved from
+# Maven Central with mvn. For local runs and tests; production runs a real cluster.
 #
-#   deploy/kafka/kafka.sh start|stop|status|classpath
+#   deploy/kafka/kafka.sh start|stop|status|classpath|kill        one node (local runs, npm test)
+#   deploy/kafka/kafka.sh cluster-start|cluster-stop|cluster-status
+#   deploy/kafka/kafka.sh kill-node N|start-node N                 nodes 1..LOCAL_KAFKA_NODES
+#
+# `kill` and `kill-node` end a node with SIGKILL, as a crash would (the fault drills use them).
+# The cluster: LOCAL_KAFKA_NODES JVMs (3 by default), each a broker and a controller, a quorum of
+# all of them, and replication as production has it: replication factor 3 for new and internal
+# topics, min.insync.replicas 2 (with fewer than three nodes: all of them, and one fewer).
 #
 # Environment (all optional):
-#   LOCAL_KAFKA_DIR              state folder: data, logs, pid (default: deploy/kafka/.state)
-#   LOCAL_KAFKA_PORT             client port (default 9092)
-#   LOCAL_KAFKA_CONTROLLER_PORT  controller port (default: client port + 1)
-#   LOCAL_KAFKA_HEAP             JVM heap options (default "-Xms256m -Xmx768m")
-#   LOCAL_KAFKA_START_TIMEOUT    seconds to wait for the broker to answer (default 90)
+#   LOCAL_KAFKA_DIR              state folder: data, logs, pid (default: deploy/kafka/.state);
+#                                the cluster keeps node N in LOCAL_KAFKA_DIR/node-N
+#   LOCAL_KAFKA_PORT             client port; the cluster's node N listens on this port + N - 1 (default 9092)
+#   LOCAL_KAFKA_CONTROLLER_PORT  controller port (default: client port + 1); the cluster's node N
+#                                on this port + N - 1 (default: client port + LOCAL_KAFKA_NODES)
+#   LOCAL_KAFKA_NODES            nodes of the cluster, 1 to 9 (default 3)
+#   LOCAL_KAFKA_HEAP             JVM heap options (default "-Xms256m -Xmx768m"; each cluster node "-Xms128m -Xmx384m")
+#   LOCAL_KAFKA_START_TIMEOUT    seconds to wait for a node to answer (default 90)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 state=${LOCAL_KAFKA_DIR:-$here/.state}
-port=${LOCAL_KAFKA_PORT:-9092}
-controller_port=${LOCAL_KAFKA_CONTROLLER_PORT:-$((port + 1))}
-heap=${LOCAL_KAFKA_HEAP:--Xms256m -Xmx768m}
+base_port=${LOCAL_KAFKA_PORT:-9092}
+nodes=${LOCAL_KAFKA_NODES:-3}
 start_timeout=${LOCAL_KAFKA_START_TIMEOUT:-90}
-pid_file=$state/kafka.pid
-log_file=$state/kafka.log
 
 say() { printf 'kafka: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 need() {
   command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH. $2"
+}
+
+# The node the commands act on: the single node by default, node N of the cluster after use_node N.
+node_id=1
+dir=$state
+port=$base_port
+controller_port=${LOCAL_KAFKA_CONTROLLER_PORT:-$((base_port + 1))}
+heap=${LOCAL_KAFKA_HEAP:--Xms256m -Xmx768m}
+pid_file=$dir/kafka.pid
+log_file=$dir/kafka.log
+cluster=false
+who='the broker'
+
+use_node() {
+  local n=$1
+  [[ "$nodes" =~ ^[1-9]$ ]] || die "LOCAL_KAFKA_NODES=$nodes: must be a number of nodes from 1 to 9"
+  [[ "$n" =~ ^[1-9]$ ]] && [ "$n" -le "$nodes" ] || die "no node \"$n\": the cluster has nodes 1 to $nodes (LOCAL_KAFKA_NODES)"
+  local controller_base=${LOCAL_KAFKA_CONTROLLER_PORT:-$((base_port + nodes))}
+  if [ "$controller_base" -lt $((base_port + nodes)) ] && [ $((controller_base + nodes)) -gt "$base_port" ]; then
+    die "the cluster's client ports $base_port-$((base_port + nodes - 1)) overlap its controller ports $controller_base-$((controller_base + nodes - 1)): set LOCAL_KAFKA_CONTROLLER_PORT to $((base_port + nodes)) or unset it"
+  fi
+  cluster=true
+  who="node $n"
+  node_id=$n
+  dir=$state/node-$n
+  port=$((base_port + n - 1))
+  controller_port=$((controller_base + n - 1))
+  heap=${LOCAL_KAFKA_HEAP:--Xms128m -Xmx384m}
+  pid_file=$dir/kafka.pid
+  log_file=$dir/kafka.log
 }
 
 # The classpath is resolved once per pom.xml content and cached; Maven keeps the jars in ~/.m2.
@@ -61,66 +98,111 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+new_uuid() {
+  head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
+}
+
 write_properties() {
-  cat >"$state/server.properties" <<PROPS
+  local quorum=127.0.0.1:$controller_port replication=1 min_isr=1
+  if $cluster; then
+    quorum=$(for n in $(seq 1 "$nodes"); do printf '127.0.0.1:%d,' $((controller_port - node_id + n)); done)
+    quorum=${quorum%,}
+    replication=$((nodes < 3 ? nodes : 3))
+    min_isr=$((replication > 1 ? replication - 1 : 1))
+  fi
+  cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
+node.id=$node_id
+controller.quorum.bootstrap.servers=$quorum
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$state/data
+log.dirs=$dir/data
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor=$replication
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replication
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=$replication
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replication
+share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
+  if $cluster; then
+    # A follower that stopped answering leaves the in-sync replicas after 10 s rather than 30 s, so
+    # a write with acks=all waits that long at most when a node dies.
+    echo "replica.lag.time.max.ms=10000" >>"$dir/server.properties"
+  fi
 }
 
-start() {
-  if pid=$(running_pid); then
-    say "already running (pid $pid) on 127.0.0.1:$(cat "$state/port" 2>/dev/null || echo "$port")"
-    return 0
-  fi
-  port_open "$port" && die "port $port on 127.0.0.1 is taken by another program; set LOCAL_KAFKA_PORT."
-  local cp
-  cp=$(classpath)
-  mkdir -p "$state"
-  write_properties
-  local java_opts=(-cp "$cp" -Djava.awt.headless=true
+java_options() {
+  java_opts=(-cp "$1" -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dqalqan.kafka.log=$log_file")
-  if [ ! -f "$state/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-    java "${java_opts[@]}" kafka.tools.StorageTool format --standalone \
-      -t "$cluster_id" -c "$state/server.properties" >"$state/format.log" 2>&1 \
-      || die "formatting KRaft storage failed: $(tail -n 5 "$state/format.log")"
+}
+
+# Formats the node's storage on first use: the single node as a quorum of one; a cluster node with
+# the cluster's id and every controller, as the cluster's first start recorded them.
+format_storage() {
+  [ ! -f "$dir/data/meta.properties" ] || return 0
+  local format_args=(--standalone -t "$(new_uuid)")
+  if $cluster; then
+    format_args=(--initial-controllers "$(cat "$state/initial-controllers")" -t "$(cat "$state/cluster-id")")
   fi
+  java "${java_opts[@]}" kafka.tools.StorageTool format "${format_args[@]}" \
+    -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+    || die "formatting KRaft storage of $who failed: $(tail -n 5 "$dir/format.log")"
+}
+
+# Starts the node's JVM and returns at once; wait_started waits for it.
+launch() {
+  port_open "$port" && die "port $port on 127.0.0.1 is taken by another program; set LOCAL_KAFKA_PORT."
+  port_open "$controller_port" \
+    && die "controller port $controller_port on 127.0.0.1 is taken by another program; set LOCAL_KAFKA_CONTROLLER_PORT."
+  mkdir -p "$dir"
+  write_properties
+  java_options "$1"
+  format_storage
+  # Only what the log says after this start counts: the log of an earlier run holds "started" too.
+  stat -c %s "$log_file" >"$dir/log-offset" 2>/dev/null || echo 0 >"$dir/log-offset"
   # shellcheck disable=SC2086  # heap holds several options
   setsid nohup java $heap -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "${java_opts[@]}" \
-    kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 </dev/null &
+    kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$pid_file"
-  echo "$port" >"$state/port"
-  say "starting on 127.0.0.1:$port (pid $!, log $log_file)"
+  echo "$port" >"$dir/port"
+  say "starting $who on 127.0.0.1:$port (pid $!, log $log_file)"
+}
+
+started_in_log() {
+  tail -c +$(($(cat "$dir/log-offset" 2>/dev/null || echo 0) + 1)) "$log_file" 2>/dev/null | grep -q "Kafka Server started"
+}
+
+wait_started() {
   local waited=0
-  until port_open "$port" && grep -q "Kafka Server started" "$log_file" 2>/dev/null; do
+  until port_open "$port" && started_in_log; do
     if ! running_pid >/dev/null; then
-      die "the broker exited while starting: $(tail -n 20 "$state/stdout.log" "$log_file" 2>/dev/null)"
+      die "$who exited while starting: $(tail -n 20 "$dir/stdout.log" "$log_file" 2>/dev/null)"
     fi
-    [ "$waited" -lt $((start_timeout * 5)) ] || { stop; die "the broker did not answer within ${start_timeout}s; see $log_file"; }
+    [ "$waited" -lt $((start_timeout * 5)) ] \
+      || { stop; die "$who did not answer within ${start_timeout}s; see $log_file"; }
     sleep 0.2
     waited=$((waited + 1))
   done
   say "ready on 127.0.0.1:$port"
+}
+
+start() {
+  if pid=$(running_pid); then
+    say "already running (pid $pid) on 127.0.0.1:$(cat "$dir/port" 2>/dev/null || echo "$port")"
+    return 0
+  fi
+  local cp
+  cp=$(classpath)
+  launch "$cp"
+  wait_started
 }
 
 stop() {
@@ -143,13 +225,108 @@ stop() {
   say "stopped"
 }
 
+# SIGKILL: no controlled shutdown, no flush; returns once the process is gone.
+kill_now() {
+  local pid
+  if ! pid=$(running_pid); then
+    say "$who is not running"
+    return 0
+  fi
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$pid_file"
+  say "$who killed (SIGKILL, pid $pid)"
+}
+
 status() {
   if pid=$(running_pid); then
-    say "running (pid $pid) on 127.0.0.1:$(cat "$state/port" 2>/dev/null || echo "$port")"
+    say "running (pid $pid) on 127.0.0.1:$(cat "$dir/port" 2>/dev/null || echo "$port")"
   else
     say "not running"
     return 3
   fi
+}
+
+cluster_start() {
+  local cp n launched=()
+  cp=$(classpath)
+  mkdir -p "$state"
+  if [ ! -f "$state/cluster-id" ]; then
+    local voters=''
+    for n in $(seq 1 "$nodes"); do
+      use_node "$n"
+      voters+="$n@127.0.0.1:$controller_port:$(new_uuid),"
+    done
+    echo "${voters%,}" >"$state/initial-controllers"
+    new_uuid >"$state/cluster-id"
+  fi
+  for n in $(seq 1 "$nodes"); do
+    use_node "$n"
+    if pid=$(running_pid); then
+      say "node $n already running (pid $pid) on 127.0.0.1:$port"
+      continue
+    fi
+    launch "$cp"
+    launched+=("$n")
+  done
+  # The nodes elect a controller among themselves: each waits for the others, so all start first.
+  for n in "${launched[@]}"; do
+    use_node "$n"
+    wait_started
+  done
+  say "cluster of $nodes ready on $(cluster_brokers)"
+}
+
+cluster_brokers() {
+  local list=''
+  for n in $(seq 1 "$nodes"); do list+="127.0.0.1:$((base_port + n - 1)),"; done
+  echo "${list%,}"
+}
+
+cluster_stop() {
+  local n pids=()
+  for n in $(seq 1 "$nodes"); do
+    use_node "$n"
+    if pid=$(running_pid); then
+      kill "$pid"
+      pids+=("$pid")
+    fi
+    rm -f "$pid_file"
+  done
+  # Stopped together, the last nodes wait for a quorum that is leaving: SIGKILL after 30 s.
+  for _ in $(seq 1 150); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 1 ] || break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      say "pid $pid did not stop within 30s; killing it"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  say "cluster stopped"
+}
+
+cluster_status() {
+  local n up=0
+  for n in $(seq 1 "$nodes"); do
+    use_node "$n"
+    if pid=$(running_pid); then
+      say "node $n running (pid $pid) on 127.0.0.1:$port"
+      up=$((up + 1))
+    else
+      say "node $n not running"
+    fi
+  done
+  say "$up of $nodes nodes running; brokers $(cluster_brokers)"
+  [ "$up" -eq "$nodes" ] || return 3
+}
+
+node_number() {
+  [ -n "${1:-}" ] || die "name the node: $2 N, N from 1 to $nodes"
+  use_node "$1"
 }
 
 case "${1:-}" in
@@ -157,5 +334,22 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   classpath) classpath ;;
-  *) echo "usage: $0 start|stop|status|classpath" >&2; exit 2 ;;
+  kill) kill_now ;;
+  cluster-start) cluster_start ;;
+  cluster-stop) cluster_stop ;;
+  cluster-status) cluster_status ;;
+  kill-node)
+    node_number "${2:-}" kill-node
+    kill_now
+    ;;
+  start-node)
+    node_number "${2:-}" start-node
+    [ -f "$state/cluster-id" ] || die "no cluster in $state: start it with cluster-start first"
+    start
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|classpath|kill" >&2
+    echo "       $0 cluster-start|cluster-stop|cluster-status|kill-node N|start-node N" >&2
+    exit 2
+    ;;
 esac

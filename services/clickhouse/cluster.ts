@@ -1,8 +1,9 @@
 /**
  * The schema's statements for a ClickHouse cluster: each table becomes `<name>_local`, replicated,
  * on every node (`ON CLUSTER`), with a Distributed table of the original name over it; materialized
- * views run on each node, from local table to local table. The single-server DDL in
- * schemas/clickhouse/ stays the one source; this rewrites it.
+ * views run on each node, from local table to local table; an ALTER of a table's columns changes the
+ * local table and the Distributed one (one change per ALTER). The single-server statements of the
+ * migration steps (migrations/) stay the one source; this rewrites them.
  */
 export function clusterStatement(statement: string, cluster: string): string[] {
   const on = `ON CLUSTER ${quoteIdentifier(cluster)}`
@@ -38,6 +39,17 @@ export function clusterStatement(statement: string, cluster: string): string[] {
         )
         .replace(/\bFROM (\w+)\b/, 'FROM $1_local'),
     ]
+  }
+  const alter = /^ALTER TABLE (\w+) (.+)$/s.exec(statement)
+  if (alter !== null) {
+    const [, name, change] = alter as unknown as [string, string, string]
+    // Replicated tables deduplicate inserts by themselves; the window is for plain MergeTree.
+    if (/^MODIFY SETTING non_replicated_deduplication_window\b/.test(change)) return []
+    const local = `ALTER TABLE ${name}_local ${on} ${change}`
+    // The Distributed table has the columns of its local table; indexes, TTLs and the like are the data's.
+    return /^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b/.test(change)
+      ? [local, `ALTER TABLE ${name} ${on} ${change}`]
+      : [local]
   }
   throw new Error(`no cluster form for the statement: ${statement.slice(0, 80)}`)
 }

@@ -3,5 +3,14 @@
  * interfaces and openClickHouse, so the code and SQL are the same on a server and on the embedded engine.
  */
 export { classifyInsertError, StoreDataError } from './errors.js'
-export type { EventKey, EventStore, Ledger, OffsetEvent, OffsetPart, OffsetRange, Reader } from './interfaces.js'
+export type {
+  EventKey,
+  EventStore,
+  Ledger,
+  OffsetEvent,
+  OffsetPart,
+  OffsetRange,
+  PlannedRange,
+  Reader,
+} from './interfaces.js'
 export { type ClickHouse, openClickHouse } from './open.js'

@@ -40,13 +40,38 @@ export interface EventKey {
   readonly eventId: string
 }
 
+/** The range planned first at an offset, and where a plan inside it cuts it short, if one does. */
+export interface PlannedRange {
+  readonly lastOffset: string
+  /**
+   * The first offset after the start, within the range, at which another range was planned: a
+   * worker whose fetch ended before the range did stored the part it had and planned the rest there.
+   */
+  readonly cutAt?: string
+}
+
 /** The worker's batch ledger: each range is recorded before its rows are stored, so a replay cuts the same range. */
 export interface Ledger {
-  /** The last offset of the range that was planned to start at this offset, if one was. */
-  plannedLastOffset(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined>
+  /** The range planned first to start at this offset, if one was. */
+  planned(start: Omit<OffsetRange, 'lastOffset'>): Promise<PlannedRange | undefined>
+  /** Records a plan; of several plans at one offset, the first written is the one `planned` reads. */
   plan(range: OffsetRange): Promise<void>
-  /** The sensor and event ids stored from the `count` offsets before `beforeOffset`, oldest first. */
-  recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]>
+  /** The last offset of the latest range planned to start before this offset (the longest of them), if any. */
+  plannedBefore(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined>
+  /** The offsets of the range whose events are in events_raw, in any order. */
+  storedOffsets(range: OffsetRange): Promise<string[]>
+  /**
+   * Calls `each` with the sensor and event ids stored from the `count` offsets before `beforeOffset`
+   * and received at or after `receivedSince` (an ISO time; all of them when undefined), oldest first.
+   */
+  recallEventIds(
+    topic: string,
+    partition: number,
+    beforeOffset: string,
+    count: number,
+    receivedSince: string | undefined,
+    each: (key: EventKey) => void,
+  ): Promise<void>
 }
 
 /** Read-only queries with bound parameters, for the analysts' API. */

@@ -1,20 +1,46 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { EventKey, Ledger, OffsetRange } from './interfaces.js'
+import type { EventKey, Ledger, OffsetRange, PlannedRange } from './interfaces.js'
 
-/** The worker's batch ledger in worker_batches, and the sensor and event ids recalled from events_raw. */
+type RangeStart = Omit<OffsetRange, 'lastOffset'>
+
+/**
+ * The worker's batch ledger in worker_batches, and what events_raw holds of a partition.
+ *
+ * Two workers may plan a range at the same offset (both held the partition for a moment during a
+ * rebalance, and both read the ledger before either wrote it). Each plan is inserted with the same
+ * insert_deduplication_token, so on a table that deduplicates inserts only the first is kept; on one
+ * that keeps both, the reader takes the first written: the lowest block number, from the part's
+ * name. Blocks are numbered when an insert is committed, which is also when it becomes visible, so
+ * a plan that anyone has read stays the first: one written after it gets a higher number. Every
+ * reader, through the embedded engine or a server, orders the same rows the same way.
+ */
 export class ClickHouseLedger implements Ledger {
   constructor(private readonly client: ClickHouseClient) {}
 
-  async plannedLastOffset(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined> {
+  async planned(start: RangeStart): Promise<PlannedRange | undefined> {
     const result = await this.client.query({
-      query: `SELECT toString(max(last_offset)) AS last_offset, count() AS n FROM worker_batches
-              WHERE topic = {topic:String} AND partition = {partition:UInt32} AND first_offset = {first:UInt64}`,
+      query: `SELECT toString(first_offset) AS first, toString(last_offset) AS last FROM worker_batches
+              WHERE topic = {topic:String} AND partition = {partition:UInt32}
+                AND first_offset IN (
+                  SELECT DISTINCT first_offset FROM worker_batches
+                  WHERE topic = {topic:String} AND partition = {partition:UInt32} AND first_offset >= {first:UInt64}
+                  ORDER BY first_offset LIMIT 2)
+              ORDER BY first_offset, toUInt64OrZero(splitByChar('_', _part)[2])`,
       query_params: { topic: start.topic, partition: start.partition, first: start.firstOffset },
       format: 'JSONEachRow',
     })
-    // 64-bit counts come back as strings from a server and as numbers from the embedded engine.
-    const [row] = await result.json<{ last_offset: string; n: string | number }>()
-    return row !== undefined && Number(row.n) > 0 ? row.last_offset : undefined
+    const rows = await result.json<{ first: string; last: string }>()
+    const [planned] = rows
+    if (planned === undefined || planned.first !== start.firstOffset) return undefined
+    const next = rows.find((row) => row.first !== start.firstOffset)
+    return next !== undefined && BigInt(next.first) <= BigInt(planned.last)
+      ? { lastOffset: planned.last, cutAt: next.first }
+      : { lastOffset: planned.last }
+  }
+
+  /** The last offset of the range planned first at this offset, if one was, before any cut. */
+  async plannedLastOffset(start: RangeStart): Promise<string | undefined> {
+    return (await this.planned(start))?.lastOffset
   }
 
   async plan(range: OffsetRange): Promise<void> {
@@ -29,23 +55,85 @@ export class ClickHouseLedger implements Ledger {
         },
       ],
       format: 'JSONEachRow',
+      clickhouse_settings: {
+        insert_deduplication_token: `plan:${range.topic}:${range.partition}:${range.firstOffset}`,
+        // The plan must be readable by everyone once this returns.
+        async_insert: 0,
+        insert_distributed_sync: 1,
+      },
     })
   }
 
-  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]> {
+  async plannedBefore(start: RangeStart): Promise<string | undefined> {
+    const result = await this.client.query({
+      query: `SELECT toString(max(last_offset)) AS last, count() AS n FROM worker_batches
+              WHERE topic = {topic:String} AND partition = {partition:UInt32}
+                AND first_offset IN (
+                  SELECT first_offset FROM worker_batches
+                  WHERE topic = {topic:String} AND partition = {partition:UInt32} AND first_offset < {first:UInt64}
+                  ORDER BY first_offset DESC LIMIT 1)`,
+      query_params: { topic: start.topic, partition: start.partition, first: start.firstOffset },
+      format: 'JSONEachRow',
+    })
+    // 64-bit counts come back as strings from a server and as numbers from the embedded engine.
+    const [row] = await result.json<{ last: string; n: string | number }>()
+    return row !== undefined && Number(row.n) > 0 ? row.last : undefined
+  }
+
+  async storedOffsets(range: OffsetRange): Promise<string[]> {
+    const result = await this.client.query({
+      query: `SELECT DISTINCT toString(kafka_offset) AS offset FROM events_raw
+              WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
+                AND kafka_offset >= {first:UInt64} AND kafka_offset <= {last:UInt64}`,
+      query_params: {
+        topic: range.topic,
+        partition: range.partition,
+        first: range.firstOffset,
+        last: range.lastOffset,
+      },
+      format: 'JSONEachRow',
+    })
+    return (await result.json<{ offset: string }>()).map((row) => row.offset)
+  }
+
+  async recallEventIds(
+    topic: string,
+    partition: number,
+    beforeOffset: string,
+    count: number,
+    receivedSince: string | undefined,
+    each: (key: EventKey) => void,
+  ): Promise<void> {
     const before = BigInt(beforeOffset)
     const from = before > BigInt(count) ? before - BigInt(count) : 0n
     const result = await this.client.query({
       query: `SELECT sensor_id, toString(event_id) AS id FROM events_raw
               WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
                 AND kafka_offset >= {from:UInt64} AND kafka_offset < {before:UInt64}
+                AND received_at >= parseDateTime64BestEffort({since:String}, 3, 'UTC')
               ORDER BY kafka_offset`,
-      query_params: { topic, partition, from: from.toString(), before: before.toString() },
+      query_params: {
+        topic,
+        partition,
+        from: from.toString(),
+        before: before.toString(),
+        since: receivedSince ?? '1970-01-01T00:00:00Z',
+      },
       format: 'JSONEachRow',
     })
-    return (await result.json<{ sensor_id: string; id: string }>()).map((row) => ({
-      sensorId: row.sensor_id,
-      eventId: row.id,
-    }))
+    // Streamed: a window of minutes at a national rate is millions of rows.
+    for await (const rows of result.stream<{ sensor_id: string; id: string }>()) {
+      for (const row of rows) {
+        const { sensor_id: sensorId, id: eventId } = row.json()
+        each({ sensorId, eventId })
+      }
+    }
+  }
+
+  /** The sensor and event ids stored from the `count` offsets before `beforeOffset`, oldest first. */
+  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]> {
+    const keys: EventKey[] = []
+    await this.recallEventIds(topic, partition, beforeOffset, count, undefined, (key) => keys.push(key))
+    return keys
   }
 }

@@ -3,7 +3,7 @@ import { createClickHouse } from './client.js'
 import { ClickHouseEventStore } from './events.js'
 import type { EventStore, Ledger, Reader } from './interfaces.js'
 import { ClickHouseLedger } from './ledger.js'
-import { migrate } from './migrate.js'
+import { type MigrationReport, migrate } from './migrate.js'
 import { applyRetention } from './retention.js'
 
 export interface ClickHouse {
@@ -12,8 +12,11 @@ export interface ClickHouse {
   readonly reader: Reader
   /** Where the data lives, for the log: a server's URL or the embedded engine's folder. */
   readonly location: string
-  /** Applies the schema (idempotent, at every start); returns the statements run. */
-  migrate(): Promise<number>
+  /**
+   * Brings the schema to the program's last step (at every start): refuses a database newer than the
+   * program or whose applied steps differ from it; returns the versions and what was run.
+   */
+  migrate(): Promise<MigrationReport>
   /** Sets each table's TTL to the configured days where it differs; returns the tables changed. */
   applyRetention(): Promise<string[]>
   close(): Promise<void>
@@ -33,7 +36,7 @@ export async function openClickHouse(config: Config): Promise<ClickHouse> {
       },
     },
     location: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`,
-    migrate: () => migrate(client, cluster),
+    migrate: () => migrate(client, { cluster }),
     applyRetention: () => applyRetention(client, config.retentionDays, cluster),
     close: () => client.close(),
   }

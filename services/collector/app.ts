@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { errorBody, QalqanError } from '../errors.js'
-import { requireRole, sensorOf } from '../http/auth.js'
+import { sensorOf } from '../http/auth.js'
 import { createServer, serveMetrics } from '../http/server.js'
 import { ingest, type IngestDeps, type IngestResult } from './ingest.js'
 import type { Metrics } from '../metrics.js'
@@ -11,11 +11,14 @@ import { RateLimiter } from './rate-limit.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import type { EventSender } from '../kafka/index.js'
 import { decodeCanonical, type BodyFormat } from './decode/canonical.js'
-import { FORMAT_NAMES, FORMATS, isLineFormat } from './decode/formats.js'
+import { FORMAT_NAMES, FORMATS, isLineFormat, type LineFormat } from './decode/formats.js'
 import { splitLines } from './framing.js'
 import { registerHec } from './hec.js'
 import { bodyText } from './body.js'
 import { idempotencyKeyOf } from './event-id.js'
+import { admitSensor, beforeBody } from './admission.js'
+import { applyServerLimits } from './server-limits.js'
+import { decodeContextOf } from './arrival.js'
 
 export interface CollectorDeps {
   readonly logger: Logger
@@ -32,6 +35,7 @@ const LINE_TYPES = ['text/plain', 'application/x-ndjson', 'application/json', 'a
 /** The collector's HTTP app: sensors POST events in their own formats; 2xx only once Kafka acknowledged them. */
 export function buildCollector(config: Config, deps: CollectorDeps): FastifyInstance {
   const app = createServer(deps.logger, 'collector', config.collector)
+  applyServerLimits(app.server, config.collector, () => deps.metrics.error('http', 'too_many_connections'))
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
@@ -50,40 +54,33 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
       config.collector.maxBodyBytes,
     )
   }
-  const sensorOnly = requireRole(deps.tokens, 'sensor')
+  const sensor = admitSensor({ tokens: deps.tokens, rateLimiter: ingestDeps.rateLimiter, metrics: deps.metrics })
+  // A route's checks on the headers run before the body is read too: a wrong type costs no body either.
+  const canonicalChecks = beforeBody(sensor, (request) => void canonicalFormat(request.headers['content-type']))
+  const lineChecks = beforeBody(sensor, (request) => void lineFormatOf(request))
 
-  app.post('/v1/events', { preHandler: sensorOnly }, async (request, reply) => {
+  app.post('/v1/events', { onRequest: canonicalChecks }, async (request, reply) => {
     const format = canonicalFormat(request.headers['content-type'])
+    const receivedAt = new Date()
     const records = decodeCanonical(await readText(request), format, config.collector)
+    const idempotencyKey = idempotencyKeyOf(request.headers)
     return answer(
       reply,
-      await ingest(records, sensorOf(request), `canonical-${format}`, ingestDeps, idempotencyKeyOf(request.headers)),
+      await ingest(records, sensorOf(request), `canonical-${format}`, ingestDeps, { receivedAt, idempotencyKey }),
     )
   })
 
-  app.post<{ Params: { format: string } }>('/v1/events/:format', { preHandler: sensorOnly }, async (request, reply) => {
-    const { format } = request.params
-    if (!isLineFormat(format)) {
-      const routes = ['/v1/events (canonical)', ...FORMAT_NAMES.map((name) => `/v1/events/${name}`)].join(', ')
-      throw new QalqanError(
-        'QLQ_ERR_NOT_FOUND',
-        `no format ${JSON.stringify(format.slice(0, 40))}: use one of ${routes}`,
-      )
-    }
-    const type = mediaType(request.headers['content-type'])
-    if (type !== '' && !LINE_TYPES.includes(type)) {
-      throw new QalqanError(
-        'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE',
-        `send ${format} records one per line as text/plain or application/x-ndjson`,
-      )
-    }
+  app.post('/v1/events/:format', { onRequest: lineChecks }, async (request, reply) => {
+    const format = lineFormatOf(request)
     const lines = splitLines(await readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
     const decode = FORMATS[format]
-    const records = lines.map((line, index) => ({ index, decoded: decode(line, config.collector), raw: () => line }))
+    const context = decodeContextOf(request, config.collector)
+    const records = lines.map((line, index) => ({ index, decoded: decode(line, context), raw: () => line }))
+    const idempotencyKey = idempotencyKeyOf(request.headers)
     return answer(
       reply,
-      await ingest(records, sensorOf(request), format, ingestDeps, idempotencyKeyOf(request.headers)),
+      await ingest(records, sensorOf(request), format, ingestDeps, { receivedAt: context.receivedAt, idempotencyKey }),
     )
   })
 
@@ -96,6 +93,7 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
       .send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
   })
   serveMetrics(app, deps.metrics)
+  app.get('/openapi.json', async () => (await import('./openapi.js')).openApiDocument(config.collector))
 
   return app
 }
@@ -105,6 +103,23 @@ function answer(reply: FastifyReply, result: IngestResult) {
     return reply.code(400).send({ ...errorBody(new QalqanError('QLQ_ERR_INVALID_EVENTS')), ...result })
   }
   return reply.code(202).send(result)
+}
+
+/** The format a line-format request names in its path, sent with a type lines may have. */
+function lineFormatOf(request: FastifyRequest): LineFormat {
+  const { format } = request.params as { format: string }
+  if (!isLineFormat(format)) {
+    const routes = ['/v1/events (canonical)', ...FORMAT_NAMES.map((name) => `/v1/events/${name}`)].join(', ')
+    throw new QalqanError('QLQ_ERR_NOT_FOUND', `no format ${JSON.stringify(format.slice(0, 40))}: use one of ${routes}`)
+  }
+  const type = mediaType(request.headers['content-type'])
+  if (type !== '' && !LINE_TYPES.includes(type)) {
+    throw new QalqanError(
+      'QLQ_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `send ${format} records one per line as text/plain or application/x-ndjson`,
+    )
+  }
+  return format
 }
 
 function mediaType(header: string | undefined): string {

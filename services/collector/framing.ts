@@ -38,9 +38,11 @@ export function tooManyEvents(limit: number): QalqanError {
 
 /**
  * The top-level JSON objects of a body, in order; a piece that is not an object (`object: false`)
- * holds the rest of the body, which cannot be split reliably after it.
+ * holds the rest of the body, which cannot be split reliably after it. The count is limited as the
+ * body is split: the start of a piece past `maxEvents` refuses the body, so a body of millions of
+ * tiny objects costs no more than `maxEvents` pieces.
  */
-export function splitObjects(body: string): { text: string; object: boolean }[] {
+export function splitObjects(body: string, limits: { maxEvents: number }): { text: string; object: boolean }[] {
   const objects: { text: string; object: boolean }[] = []
   let i = 0
   while (i < body.length) {
@@ -49,6 +51,7 @@ export function splitObjects(body: string): { text: string; object: boolean }[] 
       i++
       continue
     }
+    if (objects.length === limits.maxEvents) throw tooManyEvents(limits.maxEvents)
     const end = c === 0x7b ? objectEnd(body, i) : -1
     if (end === -1) {
       objects.push({ text: body.slice(i), object: false })

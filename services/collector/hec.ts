@@ -1,17 +1,19 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import { QalqanError, type ErrorCode } from '../errors.js'
-import { requireRole, sensorOf } from '../http/auth.js'
+import { sensorOf } from '../http/auth.js'
 import { toQalqanError } from '../http/errors.js'
 import { ingest, type IngestDeps } from './ingest.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import { decodeCanonicalLine } from './decode/canonical.js'
-import type { Decoded, DecodedRecord, DecodeLimits } from './decode/decoded.js'
+import type { Decoded, DecodeContext, DecodedRecord } from './decode/decoded.js'
 import { FORMATS, formatOfSourcetype, type LineFormat } from './decode/formats.js'
 import { parseJson, tooDeep } from './decode/json.js'
-import { splitLines, splitObjects, tooManyEvents } from './framing.js'
+import { splitLines, splitObjects } from './framing.js'
 import { validate } from './validate.js'
 import { idempotencyKeyOf } from './event-id.js'
+import { admitSensor, beforeBody } from './admission.js'
+import { decodeContextOf } from './arrival.js'
 
 export interface HecDeps {
   readonly config: Config
@@ -41,15 +43,21 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
   const { config } = deps
   const errorHandler = (err: FastifyError | QalqanError, request: FastifyRequest, reply: FastifyReply) =>
     answerError(toQalqanError(err, config.collector), request, reply)
-  const options = { preHandler: requireRole(deps.tokens, 'sensor', ['Splunk', 'Bearer']), errorHandler }
+  const { rateLimiter, metrics } = deps.ingest
+  const sensor = admitSensor({ tokens: deps.tokens, rateLimiter, metrics }, ['Splunk', 'Bearer'])
+  const options = { onRequest: beforeBody(sensor), errorHandler }
 
   const events = async (request: FastifyRequest, reply: FastifyReply) => {
+    const context = decodeContextOf(request, config.collector)
     const { records, firstProblem } = decodeEnvelopes(
       await deps.readText(request),
-      config.collector,
+      { ...context, maxEvents: config.collector.maxEvents },
       sourcetypeOf(request),
     )
-    const result = await ingest(records, sensorOf(request), 'hec', deps.ingest, idempotencyKeyOf(request.headers))
+    const result = await ingest(records, sensorOf(request), 'hec', deps.ingest, {
+      receivedAt: context.receivedAt,
+      idempotencyKey: idempotencyKeyOf(request.headers),
+    })
     if (firstProblem !== undefined) return reply.code(400).send({ ...firstProblem, ...result })
     if (result.rejected.length > 0) {
       return reply
@@ -63,14 +71,18 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
 
   const raw = async (request: FastifyRequest, reply: FastifyReply) => {
     const format = formatOfSourcetype(sourcetypeOf(request))
+    const context = decodeContextOf(request, config.collector)
     const lines = splitLines(await deps.readText(request), config.collector)
     if (lines.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body is empty: send at least one record')
     const records = lines.map((line, index) => ({
       index,
-      decoded: decodeRecord(line, format, config.collector),
+      decoded: decodeRecord(line, format, context),
       raw: () => line,
     }))
-    const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest, idempotencyKeyOf(request.headers))
+    const result = await ingest(records, sensorOf(request), 'hec-raw', deps.ingest, {
+      receivedAt: context.receivedAt,
+      idempotencyKey: idempotencyKeyOf(request.headers),
+    })
     if (result.rejected.length > 0) {
       return reply
         .code(400)
@@ -102,8 +114,8 @@ function sourcetypeOf(request: FastifyRequest): string {
   return typeof query['sourcetype'] === 'string' ? query['sourcetype'] : ''
 }
 
-function decodeRecord(record: string, format: LineFormat | 'canonical', limits: DecodeLimits): Decoded {
-  return format === 'canonical' ? decodeCanonicalLine(record, limits) : FORMATS[format](record, limits)
+function decodeRecord(record: string, format: LineFormat | 'canonical', context: DecodeContext): Decoded {
+  return format === 'canonical' ? decodeCanonicalLine(record, context) : FORMATS[format](record, context)
 }
 
 interface Envelopes {
@@ -115,16 +127,15 @@ interface Envelopes {
 /** Splits concatenated (or newline-separated) JSON envelopes and decodes each one's `event`. */
 export function decodeEnvelopes(
   body: string,
-  limits: DecodeLimits & { maxEvents: number },
+  context: DecodeContext & { maxEvents: number },
   defaultSourcetype: string,
 ): Envelopes {
-  const slices = splitObjects(body)
+  const slices = splitObjects(body, context)
   if (slices.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the body holds no HEC events')
-  if (slices.length > limits.maxEvents) throw tooManyEvents(limits.maxEvents)
   const records: DecodedRecord[] = []
   let firstProblem: Envelopes['firstProblem']
   for (const [index, slice] of slices.entries()) {
-    const decoded = decodeEnvelope(slice, limits, defaultSourcetype)
+    const decoded = decodeEnvelope(slice, context, defaultSourcetype)
     if ('code' in decoded) {
       firstProblem ??= { text: decoded.text, code: decoded.code, 'invalid-event-number': index }
       const raw = slice.text.slice(0, 65_536)
@@ -145,7 +156,7 @@ interface EnvelopeProblem {
 
 function decodeEnvelope(
   slice: { text: string; object: boolean },
-  limits: DecodeLimits,
+  context: DecodeContext,
   defaultSourcetype: string,
 ): Decoded | EnvelopeProblem {
   const problem = (code: number, text: string, reason: string) => ({ code, text, reason })
@@ -153,9 +164,9 @@ function decodeEnvelope(
     return problem(6, 'Invalid data format', 'not a JSON object: HEC events are JSON objects, one after another')
   }
   // The envelope is one level above its event.
-  const json = parseJson(slice.text, limits.maxDepth + 1)
+  const json = parseJson(slice.text, context.maxDepth + 1)
   if (!json.ok)
-    return problem(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(limits.maxDepth) : json.reason)
+    return problem(6, 'Invalid data format', json.problem === 'too_deep' ? tooDeep(context.maxDepth) : json.reason)
   const envelope = json.value
   if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
     return problem(6, 'Invalid data format', 'not a JSON object')
@@ -167,31 +178,33 @@ function decodeEnvelope(
     return problem(13, 'Event field cannot be blank', 'the envelope\'s "event" is blank')
   }
   const format = formatOfSourcetype(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
-  if (format === 'canonical') return canonicalFromEnvelope(event, time, limits)
-  return FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), limits)
+  const envelopeTime = epochToDate(time)
+  if (format === 'canonical') return canonicalFromEnvelope(event, envelopeTime, context)
+  return FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), { ...context, envelopeTime })
 }
 
 /**
  * A canonical event as an envelope's `event` (an object, or its JSON as text); HEC's `time`
- * (epoch seconds) stands in for a missing occurred_at.
+ * (epoch seconds) stands in for a missing occurred_at, and the event says so in its time_source.
  */
-function canonicalFromEnvelope(event: unknown, time: unknown, limits: DecodeLimits): Decoded {
+function canonicalFromEnvelope(event: unknown, envelopeTime: Date | undefined, context: DecodeContext): Decoded {
   let value = event
   if (typeof event === 'string') {
-    const json = parseJson(event, limits.maxDepth)
+    const json = parseJson(event, context.maxDepth)
     if (!json.ok) return { kind: 'invalid', reason: json.reason }
     value = json.value
   }
   const needsTime = value !== null && typeof value === 'object' && !Array.isArray(value) && !('occurred_at' in value)
-  const withTime =
-    needsTime && typeof time === 'number' && Number.isFinite(time)
-      ? { ...(value as object), occurred_at: epochToIso(time) }
-      : value
-  const checked = validate(withTime)
-  return checked.ok ? { kind: 'event', event: checked.event } : { kind: 'invalid', reason: checked.reason }
+  const fromEnvelope = needsTime && envelopeTime !== undefined
+  const checked = validate(fromEnvelope ? { ...(value as object), occurred_at: envelopeTime.toISOString() } : value)
+  if (!checked.ok) return { kind: 'invalid', reason: checked.reason }
+  return { kind: 'event', event: checked.event, timeSource: fromEnvelope ? 'envelope' : 'event' }
 }
 
-function epochToIso(seconds: number): string | undefined {
-  const date = new Date(seconds * 1000)
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString()
+/** HEC's `time`: epoch seconds, a number or its text as Splunk accepts it. */
+function epochToDate(seconds: unknown): Date | undefined {
+  const value = typeof seconds === 'string' && /^\d+(\.\d+)?$/.test(seconds) ? Number(seconds) : seconds
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined
+  const date = new Date(value * 1000)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }

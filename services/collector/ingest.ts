@@ -36,8 +36,9 @@ export async function ingest(
   sensor: Sensor,
   format: string,
   deps: IngestDeps,
-  idempotencyKey?: string,
+  request: { receivedAt?: Date; idempotencyKey?: string } = {},
 ): Promise<IngestResult> {
+  const { receivedAt = new Date(), idempotencyKey } = request
   const wait = deps.rateLimiter.take(sensor.id, records.length)
   if (wait > 0) {
     deps.metrics.error('http', 'rate_limited')
@@ -47,12 +48,10 @@ export async function ingest(
       { retryAfterSeconds: wait },
     )
   }
-  const receivedAt = new Date()
   const events: CanonicalEvent[] = []
   const rejected: RejectedRecord[] = []
   let skipped = 0
-  for (const record of records) {
-    const { decoded } = record
+  for (const { decoded, ...record } of records) {
     if (decoded.kind === 'skipped') {
       skipped++
       continue
@@ -64,7 +63,11 @@ export async function ingest(
         idempotencyKey === undefined
           ? recordEventId(sensor.id, record.raw())
           : keyedEventId(sensor.id, idempotencyKey, record.index)
-      const normalized = normalize(decoded.event, { sensor, receivedAt, newEventId, timeLimits: deps.timeLimits })
+      const normalized = normalize(
+        decoded.event,
+        { sensor, receivedAt, newEventId, timeLimits: deps.timeLimits },
+        decoded.timeSource,
+      )
       if (normalized.ok) {
         const event = deps.enrich(normalized.event)
         // An event larger than Kafka takes in one message is refused here, with its reason.

@@ -1,4 +1,4 @@
-import type { CanonicalEvent, SensorEvent } from '../../schemas/event.js'
+import type { CanonicalEvent, SensorEvent, TimeSource } from '../../schemas/event.js'
 import type { Sensor } from '../http/tokens.js'
 import { absurdTime, type TimeLimits } from '../time-limits.js'
 
@@ -14,9 +14,9 @@ export type Normalized = { ok: true; event: CanonicalEvent } | { ok: false; reas
 
 /**
  * A validated sensor event as a canonical event: who sent it and where its target is come from the
- * sensor's registration, never from the body; times are UTC.
+ * sensor's registration, never from the body; times are UTC, with where occurred_at came from.
  */
-export function normalize(input: SensorEvent, context: NormalizeContext): Normalized {
+export function normalize(input: SensorEvent, context: NormalizeContext, timeSource: TimeSource = 'event'): Normalized {
   const occurred = new Date(input.occurred_at)
   if (Number.isNaN(occurred.getTime()) || !isCalendarDate(input.occurred_at)) {
     return { ok: false, reason: `occurred_at: ${input.occurred_at.slice(0, 40)} is not a real date` }
@@ -49,6 +49,7 @@ export function normalize(input: SensorEvent, context: NormalizeContext): Normal
     sector: sensor.sector,
     region: sensor.region,
     count: input.count,
+    time_source: timeSource,
   }
   const absurd = absurdTime(event, context.timeLimits)
   return absurd === undefined ? { ok: true, event } : { ok: false, reason: absurd }

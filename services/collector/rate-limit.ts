@@ -27,6 +27,17 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((events - bucket.tokens) / this.ratePerSecond))
   }
 
+  /** 0 if the sensor may send one event now, else the seconds to wait; counts nothing. */
+  waitForOne(key: string): number {
+    const bucket = this.buckets.get(key)
+    if (bucket === undefined) return 0
+    const tokens = Math.min(
+      this.burst,
+      bucket.tokens + (Math.max(0, this.now() - bucket.at) / 1000) * this.ratePerSecond,
+    )
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.ratePerSecond))
+  }
+
   private sweep(now: number): void {
     if (now - this.lastSweep < 60_000) return
     this.lastSweep = now

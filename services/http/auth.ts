@@ -10,8 +10,9 @@ declare module 'fastify' {
 }
 
 /**
- * A preHandler that admits only holders of a token of the given role; the other role gets 403.
- * The token comes as `Authorization: Bearer <token>`, or with another of the given schemes.
+ * A hook that admits only holders of a token of the given role; the other role gets 403.
+ * The token comes as `Authorization: Bearer <token>`, or with another of the given schemes. It
+ * reads the headers alone, so as an onRequest hook it refuses a request before its body is read.
  */
 export function requireRole(
   tokens: () => TokenRegistry,

@@ -10,8 +10,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'QLQ_ERR_BAD_REQUEST',
 }
 
-/** Every error answer is `{ error, message, retryable }` with the code's status; 503s carry Retry-After. */
-export function installErrorHandling(app: FastifyInstance, limits: { maxBodyBytes: number }): void {
+/**
+ * Every error answer is `{ error, message, retryable }` with the code's status; 503s carry Retry-After.
+ * A path that exists asked with another method gets 405 and `Allow`, from `allowed(path)`.
+ */
+export function installErrorHandling(
+  app: FastifyInstance,
+  limits: { maxBodyBytes: number },
+  allowed: (path: string) => readonly string[] = () => [],
+): void {
   app.setErrorHandler((err: FastifyError | QalqanError, request, reply) => {
     const known = toQalqanError(err, limits)
     if (known.code === 'QLQ_ERR_INTERNAL') request.log.error({ err }, 'request failed')
@@ -20,10 +27,16 @@ export function installErrorHandling(app: FastifyInstance, limits: { maxBodyByte
     return reply.code(known.status).send(errorBody(known))
   })
   app.setNotFoundHandler((request, reply) => {
-    const err = new QalqanError(
-      'QLQ_ERR_NOT_FOUND',
-      `no endpoint ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
-    )
+    const path = request.url.split('?')[0] ?? ''
+    const methods = allowed(path)
+    if (methods.length > 0) {
+      const err = new QalqanError(
+        'QLQ_ERR_METHOD_NOT_ALLOWED',
+        `${path.slice(0, 200)} does not answer ${request.method.slice(0, 20)}: use ${methods.join(' or ')}`,
+      )
+      return reply.code(err.status).header('allow', methods.join(', ')).send(errorBody(err))
+    }
+    const err = new QalqanError('QLQ_ERR_NOT_FOUND', `no endpoint ${request.method} ${path.slice(0, 200)}`)
     return reply.code(err.status).send(errorBody(err))
   })
 }

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { SENSOR_TYPES } from '../../schemas/event.js'
 import { REGION_CODES } from '../../schemas/regions.js'
 import { SECTORS } from '../../schemas/sectors.js'
+import { TimeZone } from '../../schemas/time-zone.js'
 import { QalqanError } from '../errors.js'
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
@@ -17,6 +18,8 @@ const SensorEntry = z.strictObject({
   org: z.string().min(1).max(256),
   sector: z.enum(SECTORS),
   region: z.enum(REGION_CODES),
+  /** The IANA zone the sensor's clock is set to, for times it writes without one; else QALQAN_COLLECTOR_DEFAULT_TIME_ZONE. */
+  time_zone: TimeZone.optional(),
 })
 
 const AnalystEntry = z.strictObject({

@@ -52,15 +52,28 @@ function createKafka(config: Config, logger: Logger): Kafka {
 /** Creates the topics that are missing, with the configured partitions and replication; never alters existing ones. */
 async function ensureTopics(admin: Admin, config: Config, names: readonly string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics())
+  const configEntries = topicConfigEntries(config.kafka)
   const missing: ITopicConfig[] = names
     .filter((name) => !existing.has(name))
     .map((topic) => ({
       topic,
       numPartitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
+      configEntries,
     }))
   if (missing.length > 0) {
     await admin.createTopics({ topics: missing, waitForLeaders: true, timeout: config.kafka.timeoutMs })
   }
   return missing.map((topic) => topic.topic)
+}
+
+/**
+ * The settings of a topic Qalqan creates. With three replicas or more, a write acknowledged with
+ * acks=all must be on at least two of them (one fewer than the replicas unless configured), so a
+ * broker lost just after the acknowledgement loses nothing. Otherwise the topic takes the broker's
+ * min.insync.replicas (Kafka's default: 1).
+ */
+export function topicConfigEntries(kafka: Config['kafka']): { name: string; value: string }[] {
+  const minInsync = kafka.minInsyncReplicas ?? (kafka.replicationFactor >= 3 ? kafka.replicationFactor - 1 : undefined)
+  return minInsync === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsync) }]
 }

@@ -8,11 +8,12 @@ import { describeIssues, QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
 import { createServer } from '../http/server.js'
 import type { TokenRegistry } from '../http/tokens.js'
-import { AnswerCache } from './cache.js'
+import { AnswerCache, serializedLength } from './cache.js'
 import { toCsv } from './csv.js'
 import { checkedRange, clickhouseTime, whereClause, type Where } from './filters.js'
 import { openApiDocument, docsPage } from './openapi.js'
-import { QUERIES } from './params.js'
+import { INVALID_CURSOR, QUERIES } from './params.js'
+import { checkUuidParams, readError } from './read-errors.js'
 import { autoStep, STEPS, tableForRange, type AggregateTable } from './tables.js'
 
 export interface QueryDeps {
@@ -50,14 +51,19 @@ const EVENT_COLUMNS = [
 export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance {
   const app = createServer(deps.logger, 'query', { maxBodyBytes: 1024 * 1024 })
   const analyst = requireRole(deps.tokens, 'analyst')
-  const cache = new AnswerCache(config.query.cacheSeconds * 1000)
+  const cache = new AnswerCache(config.query.cacheSeconds * 1000, config.query.cacheMaxBytes, (answer) =>
+    serializedLength((answer as { body: unknown }).body),
+  )
   const { maxRangeDays } = config.query
 
   const read = async <T>(query: string, params: Record<string, unknown>): Promise<T[]> => {
+    checkUuidParams(query, params)
     try {
       return await deps.clickhouse.rows<T>(query, params)
     } catch (err) {
-      throw new QalqanError('QLQ_ERR_CLICKHOUSE_UNAVAILABLE', undefined, { cause: err })
+      const known = readError(err)
+      if (known.status === 400) deps.logger.warn({ err }, 'ClickHouse refused a value that the checks let through')
+      throw known
     }
   }
 
@@ -71,7 +77,11 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
   ) =>
     app.get(path, { preHandler: analyst }, async (request: FastifyRequest, reply: FastifyReply) => {
       const parsed = schema.safeParse(request.query)
-      if (!parsed.success) throw new QalqanError('QLQ_ERR_INVALID_QUERY', describeIssues(parsed.error.issues))
+      if (!parsed.success) {
+        const { issues } = parsed.error
+        const cursorOnly = issues.every((issue) => issue.path[0] === 'cursor')
+        throw new QalqanError(cursorOnly ? 'QLQ_ERR_INVALID_CURSOR' : 'QLQ_ERR_INVALID_QUERY', describeIssues(issues))
+      }
       const wantsCsv =
         parsed.data['format'] === 'csv' ||
         (parsed.data['format'] === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
@@ -228,7 +238,7 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
   route('/v1/events', QUERIES.events, async (query) => {
     const range = checkedRange(query, maxRangeDays)
     const where = whereClause(query, 'occurred_at', range)
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, range)
     const page =
       after === undefined ? '' : ` AND (occurred_at, event_id) < ({cursor_time:DateTime64(3, 'UTC')}, {cursor_id:UUID})`
     const rows = await read<Record<string, unknown>>(
@@ -259,8 +269,13 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
     }
   })
 
-  app.get('/openapi.json', async () => openApiDocument())
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage()))
+  let document: Record<string, unknown> | undefined
+  const documented = () => {
+    document ??= openApiDocument(config.query)
+    return document
+  }
+  app.get('/openapi.json', async () => documented())
+  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage(documented())))
 
   return app
 }
@@ -278,13 +293,31 @@ function encodeCursor(time: Date, id: string): string {
   return Buffer.from(JSON.stringify([time.getTime(), id])).toString('base64url')
 }
 
-function decodeCursor(cursor: string): { time: Date; id: string } {
+/** An event id as ClickHouse writes a UUID. */
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * The position a cursor names, or QLQ_ERR_INVALID_CURSOR. A cursor is opaque and comes back from
+ * the client: every part is checked, and its time must lie in the query's range, as the time of an
+ * answer's last event does.
+ */
+function decodeCursor(cursor: string, range: { from: Date; to: Date }): { time: Date; id: string } {
+  let decoded: unknown
   try {
-    const [ms, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[]
-    if (typeof ms === 'number' && Number.isFinite(ms) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id))
-      return { time: new Date(ms), id }
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
-    // falls through to the error below
+    decoded = undefined
   }
-  throw new QalqanError('QLQ_ERR_INVALID_QUERY', 'cursor: must be the next_cursor of a previous answer')
+  if (Array.isArray(decoded) && decoded.length === 2) {
+    const [ms, id] = decoded as unknown[]
+    if (
+      Number.isSafeInteger(ms) &&
+      (ms as number) >= range.from.getTime() &&
+      (ms as number) < range.to.getTime() &&
+      typeof id === 'string' &&
+      EVENT_ID.test(id)
+    )
+      return { time: new Date(ms as number), id }
+  }
+  throw new QalqanError('QLQ_ERR_INVALID_CURSOR', `cursor: ${INVALID_CURSOR}`)
 }

@@ -4,6 +4,17 @@ import { REGION_CODES } from '../../schemas/regions.js'
 import { SECTORS } from '../../schemas/sectors.js'
 import { QalqanError } from '../errors.js'
 
+/**
+ * A whole number in a query string, from `min` to `max`. The OpenAPI document states it as an
+ * integer with these bounds (openapi.ts reads them from the pipe's output).
+ */
+export const wholeNumber = (min: number, max: number, error = `must be a whole number from ${min} to ${max}`) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, { error })
+    .transform(Number)
+    .pipe(z.int().min(min, { error }).max(max, { error }))
+
 const time = (example: string, description: string) =>
   z.iso
     .datetime({ offset: true, error: `must be an ISO 8601 time with an offset, such as ${example}` })
@@ -12,16 +23,11 @@ const time = (example: string, description: string) =>
 /** The filters every analyst endpoint takes: a time range and, optionally, what to narrow it to. */
 export const Filters = z.strictObject({
   from: time('2025-03-01T00:00:00Z', 'start of the range, included'),
-  to: time('2025-03-02T00:00:00Z', 'end of the range, excluded'),
+  to: time('2025-03-02T00:00:00Z', 'end of the range, excluded: must be after from'),
   sector: z.enum(SECTORS).optional(),
   region: z.enum(REGION_CODES).optional().meta({ description: 'ISO 3166-2:KZ code', example: 'KZ-71' }),
   category: z.enum(CATEGORIES).optional(),
-  severity: z
-    .string()
-    .regex(/^[1-4]$/, { error: 'must be 1, 2, 3 or 4' })
-    .transform(Number)
-    .optional()
-    .meta({ description: '1 low .. 4 critical' }),
+  severity: wholeNumber(1, 4, 'must be 1, 2, 3 or 4').optional().meta({ description: '1 low .. 4 critical' }),
   src_country: z
     .string()
     .regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code such as CN' })
@@ -71,7 +77,11 @@ export function whereClause(
 export function checkedRange(filters: Filters, maxRangeDays: number): { from: Date; to: Date } {
   const from = new Date(filters.from)
   const to = new Date(filters.to)
-  if (!(from.getTime() < to.getTime())) throw new QalqanError('QLQ_ERR_INVALID_QUERY', 'from must be before to')
+  if (!(from.getTime() < to.getTime()))
+    throw new QalqanError(
+      'QLQ_ERR_INVALID_QUERY',
+      'from must be before to: to is excluded, so a range must be at least one millisecond long',
+    )
   if (to.getTime() - from.getTime() > maxRangeDays * 86_400_000) {
     throw new QalqanError(
       'QLQ_ERR_INVALID_QUERY',

@@ -86,32 +86,36 @@ const ENDPOINTS = {
   },
 } as const
 
-let document: Record<string, unknown> | undefined
-
-/** The OpenAPI 3.1 document of the query API, made from the same zod schemas that check each request. */
-export function openApiDocument(): Record<string, unknown> {
-  document ??= build()
-  return document
+/** What the document says of the limits that the configuration sets. */
+export interface DocumentLimits {
+  readonly maxRangeDays: number
 }
 
-function build(): Record<string, unknown> {
+/** The OpenAPI 3.1 document of the query API, made from the same zod schemas that check each request. */
+export function openApiDocument(limits: DocumentLimits): Record<string, unknown> {
   const paths: Record<string, unknown> = {}
   for (const [name, endpoint] of Object.entries(ENDPOINTS) as [
     keyof typeof ENDPOINTS,
     (typeof ENDPOINTS)[keyof typeof ENDPOINTS],
   ][]) {
-    const query = z.toJSONSchema(QUERIES[name], { io: 'input', unrepresentable: 'any' }) as {
+    const query = z.toJSONSchema(QUERIES[name], {
+      io: 'input',
+      unrepresentable: 'any',
+      override: statedAsParsed,
+    }) as {
       properties: Record<string, Record<string, unknown>>
       required?: string[]
     }
     const parameters = Object.entries(query.properties).map(([param, schema]) => {
       const { description, example, ...rest } = schema
+      const said =
+        param === 'to' ? `${String(description)}, and at most ${limits.maxRangeDays} days after it` : description
       return {
         name: param,
         in: 'query',
         required: query.required?.includes(param) ?? false,
         schema: rest,
-        ...(description !== undefined && { description }),
+        ...(said !== undefined && { description: said }),
         ...(example !== undefined && { example }),
       }
     })
@@ -128,7 +132,11 @@ function build(): Record<string, unknown> {
         parameters,
         responses: {
           '200': { description: 'the answer', content },
-          '400': errorResponse('a parameter is missing or wrong: the message names it'),
+          '400': errorResponse(
+            name === 'events'
+              ? 'a parameter is missing or wrong: the message names it; QLQ_ERR_INVALID_CURSOR: restart from the first page'
+              : 'a parameter is missing or wrong: the message names it',
+          ),
           '401': errorResponse('no token, or an unknown one'),
           '403': errorResponse('a sensor token: the query API is for analysts'),
           '503': errorResponse('ClickHouse did not answer; retry'),
@@ -159,9 +167,30 @@ function errorResponse(description: string) {
   return { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
 }
 
+/**
+ * Query strings are text, but a whole number is stated as what it is parsed to: an integer with
+ * its bounds, read from the output of the schema's pipe, and its default.
+ */
+function statedAsParsed({
+  zodSchema,
+  jsonSchema,
+}: {
+  zodSchema: z.core.$ZodType
+  jsonSchema: Record<string, unknown>
+}) {
+  const def = zodSchema._zod.def
+  if (def.type === 'pipe' && (def as z.core.$ZodPipeDef).out._zod.def.type === 'number') {
+    const { $schema: _, ...number } = z.toJSONSchema((def as z.core.$ZodPipeDef).out) as Record<string, unknown>
+    for (const key of Object.keys(jsonSchema)) delete jsonSchema[key]
+    Object.assign(jsonSchema, number)
+  }
+  if (def.type === 'default' && !('default' in jsonSchema))
+    jsonSchema['default'] = (def as z.core.$ZodDefaultDef).defaultValue
+}
+
 /** A page that shows the document to a person: each endpoint, its parameters and an example. */
-export function docsPage(): string {
-  const doc = openApiDocument() as {
+export function docsPage(document: Record<string, unknown>): string {
+  const doc = document as {
     paths: Record<
       string,
       {
@@ -185,9 +214,15 @@ export function docsPage(): string {
     .map(([path, { get }]) => {
       const rows = get.parameters
         .map((p) => {
-          const allowed = Array.isArray(p.schema['enum']) ? `one of ${(p.schema['enum'] as unknown[]).join(', ')}` : ''
+          const { enum: values, minimum, maximum, default: fallback } = p.schema
+          const allowed = Array.isArray(values)
+            ? `one of ${values.join(', ')}`
+            : minimum !== undefined && maximum !== undefined
+              ? `a whole number from ${String(minimum)} to ${String(maximum)}`
+              : ''
+          const given = fallback === undefined ? '' : `default ${String(fallback)}`
           const example = p.example === undefined ? '' : `e.g. ${String(p.example)}`
-          const meaning = [p.description, allowed, example].filter(Boolean).join('; ')
+          const meaning = [p.description, allowed, given, example].filter(Boolean).join('; ')
           return `<tr><td><code>${escapeHtml(p.name)}</code>${p.required ? ' (required)' : ''}</td><td>${escapeHtml(meaning)}</td></tr>`
         })
         .join('')

@@ -23,11 +23,12 @@ const MAX_REASON_LENGTH = 1000
  * was stored), halves the events until each refused row stands alone, and stores every part that
  * ClickHouse takes. Any other error is the transport's or the engine's, and `retry` tries again.
  *
- * The tokens, so that a replay after a crash stores nothing twice: the whole goes in under the
- * range's token and each part under `range/first-last`, the offsets of its first and last events
- * (unique within the range, as the events are in offset order). The halving depends only on the
- * events and ClickHouse's verdict on each part, both of which a replay reproduces: the ledger cuts
- * the same range, the same copies are dropped, and a refused row is refused again. So a replay
+ * The tokens: the whole goes in under the planned range's token and each part under `range/a-b`,
+ * the offsets of its first and last events (unique within the range, as the events are in offset
+ * order). Two workers inserting the same events at once (a rebalance) halve them the same way, so
+ * each part of one excludes the same part of the other. The halving depends only on the events and
+ * ClickHouse's verdict on each part, both of which a replay after a crash reproduces (the ledger
+ * cuts the same range, the same copies are dropped, a refused row is refused again), so a replay
  * tries the same parts under the same tokens, and the parts stored before the crash are dropped.
  */
 export async function insertBisecting(
@@ -67,7 +68,7 @@ export async function insertBisecting(
     }
   }
 
-  await insert(events, true)
+  if (events.length > 0) await insert(events, true)
   return { stored, refused, inserts }
 }
 

@@ -40,7 +40,7 @@ export async function startWorker(needs: WorkerNeeds): Promise<{ url: string; cl
       rejections,
       isRunning: needs.isRunning,
       timeLimits: { maxFutureMs: config.worker.maxFutureMs, maxAgeMs: config.worker.maxAgeMs },
-      dedupWindow: config.worker.dedupWindow,
+      dedup: config.worker.dedup,
     })
     await consumer.start(store)
     const url = await listen(ops, config.worker)

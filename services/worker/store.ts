@@ -1,13 +1,16 @@
 import type { Logger } from 'pino'
+import type { CanonicalEvent } from '../../schemas/event.js'
 import { type RejectedRecord, rawFields } from '../../schemas/rejected.js'
 import type { EventStore, Ledger, OffsetEvent } from '../clickhouse/index.js'
 import type { BatchHandler, EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
 import { insertBisecting } from './bisect.js'
 import { absurdTime, type TimeLimits } from './check-time.js'
-import { planRange } from './plan-range.js'
+import { type CopyKey, copyKey } from './copy-key.js'
+import { KeySet } from './key-set.js'
+import { planRange, rangeEnd } from './plan-range.js'
 import { readMessage } from './read-message.js'
-import { eventKey, RecentIds } from './recent-ids.js'
+import { RecentIds } from './recent-ids.js'
 import { retrying } from './retry.js'
 
 export interface StoreDeps {
@@ -18,111 +21,179 @@ export interface StoreDeps {
   readonly rejections: EventSender
   readonly isRunning: () => boolean
   readonly timeLimits: TimeLimits
-  /** How many of a partition's latest (sensor, event id) keys are remembered to recognise copies. */
-  readonly dedupWindow: number
+  /** How long, and how many at most, (sensor, event id) keys are remembered to recognise copies. */
+  readonly dedup: { readonly windowMs: number; readonly maxEntries: number }
   /** The first wait before a failed write is tried again. */
   readonly retryDelayMs?: number
+  /** The clock of the copies' window (ms); tests move it. */
+  readonly now?: () => number
 }
+
+/** A message up to the range's end, and what became of it. */
+type Outcome =
+  | { readonly offset: string; readonly kind: 'rejected'; readonly record: RejectedRecord }
+  | { readonly offset: string; readonly kind: 'copy' }
+  | {
+      readonly offset: string
+      /** `again`: stored from this offset before, inserted again; `stored`: the same, left out. */
+      readonly kind: 'insert' | 'again' | 'stored'
+      readonly event: CanonicalEvent
+      readonly key: CopyKey
+    }
 
 /**
  * The worker's step for one partition batch: read each message, send unreadable ones and those
  * with an absurd time to the rejected topic, drop copies of events already stored (same sensor and
- * event id), and store the rest in ClickHouse, retrying until it takes them; rows that ClickHouse
- * refuses go to the rejected topic too (bisect.ts). Returns the last offset stored.
+ * event id, first seen within the window), and store the rest in ClickHouse, retrying until it takes
+ * them; rows that ClickHouse refuses go to the rejected topic too (bisect.ts). Returns the last offset
+ * stored. The ranges and their tokens are planned in plan-range.ts.
  */
 export function createStore(deps: StoreDeps): BatchHandler {
-  const partitions = new Map<string, { ids: RecentIds; nextOffset: bigint }>()
+  const now = deps.now ?? Date.now
+  const ids = new RecentIds(
+    {
+      windowMs: deps.dedup.windowMs,
+      maxEntries: deps.dedup.maxEntries,
+      onEvicted: (count) => deps.metrics.dedupEvicted(count),
+    },
+    now(),
+  )
+  /** The next offset of each partition that this process stored up to: its ids are in the window. */
+  const nextOffsets = new Map<string, bigint>()
 
   return async function store(batch, heartbeat) {
     const retry = retrying(
       { ...deps, ...(deps.retryDelayMs !== undefined && { initialDelayMs: deps.retryDelayMs }) },
       heartbeat,
     )
-    const range = await planRange(batch, deps.ledger, retry)
-    const key = `${batch.topic}:${batch.partition}`
-    let state = partitions.get(key)
-    if (state === undefined || state.nextOffset !== BigInt(range.firstOffset)) {
-      // A partition new to this process, or one that another worker had meanwhile: recall what it stored.
-      const ids = new RecentIds(deps.dedupWindow)
-      const recent = await retry('reading recent event ids', () =>
-        deps.ledger.recentEventIds(batch.topic, batch.partition, range.firstOffset, deps.dedupWindow),
-      )
-      for (const { sensorId, eventId } of recent) {
-        const id = eventKey(sensorId, eventId)
-        if (!ids.has(id)) ids.add(id)
-      }
-      state = { ids, nextOffset: BigInt(range.firstOffset) }
-    }
-    // The ids are remembered before they are stored: until they are, a failure must not leave them
-    // behind, or Kafka's next try of this batch would drop every event in it as a copy.
-    partitions.delete(key)
+    const plan = await planRange(batch, deps.ledger, retry)
+    const { range } = plan
+    const partition = `${batch.topic}:${batch.partition}`
+    const continues = nextOffsets.get(partition) === BigInt(range.firstOffset)
+    // Until the batch is stored, a failure must leave nothing of it behind: its ids join the window after.
+    nextOffsets.delete(partition)
 
-    const events: OffsetEvent[] = []
-    const rejected: RejectedRecord[] = []
-    let duplicates = 0
-    let received = 0
     const last = BigInt(range.lastOffset)
-    const reject = (reason: string, sensorId: string | null, raw: string) =>
-      rejected.push({
-        reason,
-        stage: 'store',
-        format: 'canonical',
-        sensor_id: sensorId,
-        index: null,
-        received_at: new Date().toISOString(),
-        ...rawFields(raw),
-      })
-    for (const message of batch.messages) {
-      if (BigInt(message.offset) > last) break
-      received++
+    const messages = batch.messages.filter((message) => BigInt(message.offset) <= last)
+    const read = messages.map((message) => {
       const raw = message.value?.toString('utf8') ?? ''
-      const event = readMessage(raw)
-      if (typeof event === 'string') {
-        reject(event, null, raw)
-        continue
+      return { offset: message.offset, raw, event: readMessage(raw) }
+    })
+    const seenAt = now()
+    ids.advance(seenAt)
+    // A partition new to this process, or one that another worker had meanwhile: recall what it
+    // stored, as far back as the window reaches from these events (none readable: nothing to check).
+    const since = continues
+      ? undefined
+      : earliestArrival(
+          read.map((message) => message.event),
+          deps.dedup.windowMs,
+        )
+    if (since !== undefined) {
+      await retry('reading recent event ids', () =>
+        deps.ledger.recallEventIds(
+          batch.topic,
+          batch.partition,
+          range.firstOffset,
+          deps.dedup.maxEntries,
+          since,
+          ({ sensorId, eventId }) => ids.add(copyKey(sensorId, eventId), seenAt),
+        ),
+      )
+    }
+    const stored = plan.replay
+      ? new Set(await retry('reading what was stored of the range', () => deps.ledger.storedOffsets(range)))
+      : undefined
+
+    const inBatch = new KeySet()
+    const outcomes: Outcome[] = read.map(({ offset, raw, event }) => {
+      if (typeof event === 'string') return { offset, kind: 'rejected', record: rejection(event, null, raw) }
+      const key = copyKey(event.sensor_id, event.event_id)
+      // Stored from this very offset before (a replay): not a copy, the event itself.
+      if (stored?.has(offset)) {
+        inBatch.add(key.hi, key.lo)
+        return { offset, kind: plan.splitRest ? 'stored' : 'again', event, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
-      if (absurd !== undefined) {
-        reject(absurd, event.sensor_id, raw)
-        continue
-      }
-      const id = eventKey(event.sensor_id, event.event_id)
-      if (state.ids.has(id)) {
-        duplicates++
-        continue
-      }
-      state.ids.add(id)
-      events.push({ offset: message.offset, event })
-    }
+      if (absurd !== undefined) return { offset, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
+      if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { offset, kind: 'copy' }
+      return { offset, kind: 'insert', event, key }
+    })
 
-    await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
+    const events: OffsetEvent[] = []
+    for (const outcome of outcomes) if (outcome.kind === 'insert' || outcome.kind === 'again') events.push(outcome)
     const started = process.hrtime.bigint()
-    const { stored, refused, inserts } = await insertBisecting(deps.events, events, range, retry)
-    if (stored.length > 0)
-      deps.metrics.clickhouseInserted(stored.length, Number(process.hrtime.bigint() - started) / 1e9)
-    if (refused.length > 0) {
-      const from = rejected.length
-      // Refusals are rare: the original text is looked up then, not kept for every event.
-      const byOffset = new Map(batch.messages.map((message) => [message.offset, message.value]))
-      for (const { item, reason } of refused) {
-        reject(reason, item.event.sensor_id, byOffset.get(item.offset)?.toString('utf8') ?? '')
-        // Not stored, so not recalled after a restart either: a copy must meet the same fate with or without one.
-        state.ids.delete(eventKey(item.event.sensor_id, item.event.event_id))
+    const { stored: inserted, refused, inserts } = await insertBisecting(deps.events, events, plan.claim, retry)
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const end = await rangeEnd(plan, deps.ledger, retry)
+
+    // Past `end`, another worker's part may hold the events: the next batch finds out, and counts them.
+    const upTo = BigInt(end)
+    const within = (offset: string) => BigInt(offset) <= upTo
+    const refusedAt = new Map(refused.map((item) => [item.item.offset, item.reason]))
+    const byOffset = new Map(read.map((message) => [message.offset, message.raw]))
+    const rejected: RejectedRecord[] = []
+    let duplicates = 0
+    let sent = 0
+    for (const outcome of outcomes) {
+      if (!within(outcome.offset)) continue
+      if (outcome.kind === 'rejected') rejected.push(outcome.record)
+      else if (outcome.kind === 'copy') duplicates++
+      else {
+        const reason = refusedAt.get(outcome.offset)
+        if (reason === undefined) {
+          sent++
+          // Found absent above; one stored before may be remembered already.
+          if (outcome.kind === 'insert') ids.addNew(outcome.key, seenAt)
+          else ids.add(outcome.key, seenAt)
+        } else {
+          // Not stored, so not remembered either: a copy meets the same fate with or without a restart.
+          rejected.push(rejection(reason, outcome.event.sensor_id, byOffset.get(outcome.offset) ?? ''))
+        }
       }
+    }
+    if (refused.length > 0) {
       deps.logger.warn(
         { partition: batch.partition, refused: refused.length, inserts, reason: refused[0]?.reason },
         'ClickHouse refused events; the rest is stored',
       )
-      await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected.slice(from)))
     }
-    deps.metrics.stage('store', { received, sent: stored.length })
+    await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
+
+    if (inserted.length > 0) deps.metrics.clickhouseInserted(inserted.length, seconds)
+    deps.metrics.stage('store', { received: outcomes.filter((o) => within(o.offset)).length, sent })
     if (duplicates > 0) deps.metrics.stage('store', { discarded: duplicates, discardReason: 'duplicate_event_id' })
     if (rejected.length > 0) {
       deps.metrics.stage('store', { discarded: rejected.length, discardReason: 'rejected' })
       deps.logger.warn({ partition: batch.partition, rejected: rejected.length }, 'events sent to the rejected topic')
     }
-    state.nextOffset = last + 1n
-    partitions.set(key, state)
-    return range.lastOffset
+    if (continues || since !== undefined) nextOffsets.set(partition, upTo + 1n)
+    return end
   }
+}
+
+function rejection(reason: string, sensorId: string | null, raw: string): RejectedRecord {
+  return {
+    reason,
+    stage: 'store',
+    format: 'canonical',
+    sensor_id: sensorId,
+    index: null,
+    received_at: new Date().toISOString(),
+    ...rawFields(raw),
+  }
+}
+
+/**
+ * How far back to recall ids: a window before the earliest arrival among the events. Copies arrive
+ * soon after their originals, so this holds even for a backlog read long after it arrived.
+ */
+function earliestArrival(events: readonly (CanonicalEvent | string)[], windowMs: number): string | undefined {
+  let earliest = Number.POSITIVE_INFINITY
+  for (const event of events) {
+    if (typeof event === 'string') continue
+    const received = Date.parse(event.received_at)
+    if (received < earliest) earliest = received
+  }
+  return Number.isFinite(earliest) ? new Date(earliest - windowMs).toISOString() : undefined
 }

@@ -1,14 +1,20 @@
+import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
+import type { CanonicalEvent } from '../../schemas/event.js'
 import { createClickHouse } from '../../services/clickhouse/client.js'
 import { StoreDataError } from '../../services/clickhouse/errors.js'
 import { ClickHouseEventStore } from '../../services/clickhouse/events.js'
-import { connectKafka } from '../../services/kafka/index.js'
+import { openClickHouse } from '../../services/clickhouse/index.js'
+import { connectKafka, type PartitionBatch } from '../../services/kafka/index.js'
 import type { Config } from '../../services/config.js'
 import { createLogger } from '../../services/logger.js'
+import { Metrics } from '../../services/metrics.js'
 import { startRoles, type Running } from '../../services/roles.js'
+import { createStore } from '../../services/worker/store.js'
 import { attackTotals, rawEventCount } from '../helpers/clickhouse.js'
 import { makeEvents, produceEvents, totalsByKey } from '../helpers/events.js'
 import { readTopic, testKafka, waitForGroupCaughtUp } from '../helpers/kafka.js'
+import { Lockstep, MemorySender } from '../helpers/memory.js'
 import { testConfig } from '../helpers/stack.js'
 
 const logger = createLogger('warn')
@@ -201,3 +207,207 @@ t.test(
     })
   },
 )
+
+t.test(
+  'plans longer than every fetch (commits lost, then a smaller fetch size): each event stored once, and the worker moves on',
+  async (t) => {
+    const config = await workerConfig({ QALQAN_KAFKA_TOPIC_PARTITIONS: '1', QALQAN_WORKER_FETCH_BYTES: '65536' })
+    const topic = config.kafka.topics.events
+    const events = makeEvents(3000, 43, Date.parse('2025-08-01T00:00:00Z'))
+    // Sends of 100 events: Kafka returns whole record batches, so a fetch holds about one of them.
+    await produceEvents(topic, events, { batch: 100 })
+    // What a worker fetching 8 MiB at a time left before it died with its commits unsent: 0-1999
+    // planned and stored, 2000-2999 planned only. This worker fetches about a hundred at a time.
+    const clickhouse = await openClickHouse(config)
+    t.teardown(() => clickhouse.close())
+    await clickhouse.migrate()
+    const stored = { topic, partition: 0, firstOffset: '0', lastOffset: '1999' }
+    await clickhouse.ledger.plan(stored)
+    await clickhouse.events.insert(
+      events.slice(0, 2000).map((event, i) => ({ offset: String(i), event })),
+      stored,
+    )
+    await clickhouse.ledger.plan({ topic, partition: 0, firstOffset: '2000', lastOffset: '2999' })
+
+    await startWorker(t, config)
+    await waitForGroupCaughtUp(config.worker.groupId, topic, 90_000)
+    const window = ['2025-08-01 00:00:00', '2025-08-02 00:00:00'] as const
+    t.same(await attackTotals(reader, 'attacks_1m', ...window), totalsByKey(events))
+    t.equal(await rawEventCount(reader, topic), events.length, 'one raw row per event')
+    const plans = await clickhouse.reader.rows<{ n: string | number }>(
+      'SELECT count() AS n FROM worker_batches WHERE topic = {topic:String} AND first_offset < 3000',
+      { topic },
+    )
+    t.ok(Number(plans[0]?.n) > 2, 'the two plans were split where the fetches ended')
+  },
+)
+
+t.test(
+  'the ledger reads the plan written first at an offset, whatever its end, and where a later plan cuts it',
+  async (t) => {
+    const clickhouse = await openClickHouse(testConfig())
+    t.teardown(() => clickhouse.close())
+    await clickhouse.migrate()
+    await reader.command({ query: 'SYSTEM STOP MERGES worker_batches' })
+    t.teardown(() => reader.command({ query: 'SYSTEM START MERGES worker_batches' }))
+    const topic = `ledger.${randomBytes(4).toString('hex')}`
+    const plan = (first: number, last: number) =>
+      clickhouse.ledger.plan({ topic, partition: 0, firstOffset: String(first), lastOffset: String(last) })
+    const planned = (first: number) => clickhouse.ledger.planned({ topic, partition: 0, firstOffset: String(first) })
+    await plan(100, 104)
+    await plan(100, 102)
+    await plan(200, 202)
+    await plan(200, 204)
+    await plan(203, 204)
+    await plan(205, 300)
+    t.same(await planned(100), { lastOffset: '104' }, 'the longer, written first')
+    t.same(await planned(200), { lastOffset: '202' }, 'the shorter, written first')
+    t.same(await planned(203), { lastOffset: '204' })
+    t.same(await planned(150), undefined)
+    await plan(250, 300)
+    t.same(await planned(205), { lastOffset: '300', cutAt: '250' }, 'a plan inside another cuts it')
+  },
+)
+
+/** Two stores over one engine, whose every call to it waits for the test's step. */
+async function racingStores(t: Test, topic: string) {
+  const config = testConfig()
+  const clickhouse = await openClickHouse(config)
+  t.teardown(() => clickhouse.close())
+  await clickhouse.migrate()
+  const lock = new Lockstep()
+  const store = (name: string) => {
+    const seen = lock.wrap(name, clickhouse.ledger, clickhouse.events)
+    const handle = createStore({
+      logger,
+      metrics: new Metrics(),
+      ...seen,
+      rejections: new MemorySender(),
+      isRunning: () => true,
+      timeLimits: { maxFutureMs: config.worker.maxFutureMs, maxAgeMs: config.worker.maxAgeMs },
+      dedup: config.worker.dedup,
+      retryDelayMs: 1,
+    })
+    return (batch: PartitionBatch) => handle(batch, async () => undefined)
+  }
+  const steps = async (list: readonly string[]) => {
+    for (const step of list) {
+      const [worker = '', call = ''] = step.split(' ')
+      await lock.step(worker, call)
+    }
+  }
+  const batch = (first: number, events: readonly CanonicalEvent[]): PartitionBatch => ({
+    topic,
+    partition: 0,
+    firstOffset: String(first),
+    lastOffset: String(first + events.length - 1),
+    messages: events.map((event, i) => ({ offset: String(first + i), value: Buffer.from(JSON.stringify(event)) })),
+  })
+  const rowsPerOffset = async () =>
+    (
+      await clickhouse.reader.rows<{ offset: string; n: string | number }>(
+        `SELECT toString(kafka_offset) AS offset, count() AS n FROM events_raw WHERE kafka_topic = {topic:String}
+         GROUP BY kafka_offset ORDER BY kafka_offset`,
+        { topic },
+      )
+    ).map((row) => `${row.offset}:${row.n}`)
+  return { clickhouse, store, steps, batch, rowsPerOffset }
+}
+
+t.test(
+  'two workers that both found no plan, against the engine: B follows A, written first, and each event is stored once',
+  async (t) => {
+    const topic = `race.${randomBytes(4).toString('hex')}`
+    const { clickhouse, store, steps, batch, rowsPerOffset } = await racingStores(t, topic)
+    // A merge of two plans at one offset keeps the later: held off here, so that the order of the
+    // plans is what is tested (the schema step proposed with this keeps only the first plan at all).
+    await reader.command({ query: 'SYSTEM STOP MERGES worker_batches' })
+    t.teardown(() => reader.command({ query: 'SYSTEM START MERGES worker_batches' }))
+    const sent = makeEvents(7, 47, Date.parse('2025-08-02T00:00:00Z'))
+    const a = store('A')
+    const b = store('B')
+    const storedA = a(batch(100, sent.slice(0, 5)))
+    const storedB = b(batch(100, sent))
+    await steps([
+      'A planned',
+      'B planned',
+      'A plan',
+      'B plan',
+      'A planned',
+      'B planned',
+      'A recallEventIds',
+      'B recallEventIds',
+      'A insert',
+      'B insert',
+      'A planned',
+      'B planned',
+    ])
+    t.equal(await storedA, '104')
+    t.equal(await storedB, '104', "B's longer fetch is cut where A's plan ends")
+    t.same(await rowsPerOffset(), ['100:1', '101:1', '102:1', '103:1', '104:1'])
+    t.same(await clickhouse.ledger.planned({ topic, partition: 0, firstOffset: '100' }), { lastOffset: '104' })
+  },
+)
+
+for (const first of ['A', 'B'] as const) {
+  t.test(
+    `against the engine, a worker with a shorter fetch splits the plan it follows; ${first} inserts first, each event once`,
+    async (t) => {
+      const topic = `race.${randomBytes(4).toString('hex')}`
+      const { clickhouse, store, steps, batch, rowsPerOffset } = await racingStores(t, topic)
+      // The schema step proposed with this change: only the first plan at an offset is kept.
+      await reader.command({
+        query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 1000',
+      })
+      t.teardown(() =>
+        reader.command({ query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 0' }),
+      )
+      const sent = makeEvents(5, 53, Date.parse('2025-08-03T00:00:00Z'))
+      const a = store('A')
+      const b = store('B')
+      const storedA = a(batch(100, sent))
+      const storedB = b(batch(100, sent.slice(0, 3)))
+      await steps([
+        'A planned',
+        'B planned',
+        'A plan',
+        'B plan',
+        'A planned',
+        'B planned',
+        'B plan',
+        'B planned',
+        'A recallEventIds',
+        'B recallEventIds',
+        ...(first === 'A' ? ['A insert', 'B insert'] : ['B insert', 'A insert']),
+        'A planned',
+        'B planned',
+      ])
+      t.equal(await storedA, '102', 'A sees the split after its insert')
+      t.equal(await storedB, '102')
+      const plans = await clickhouse.reader.rows<{ first: string; last: string }>(
+        `SELECT toString(first_offset) AS first, toString(last_offset) AS last FROM worker_batches
+       WHERE topic = {topic:String} ORDER BY first_offset`,
+        { topic },
+      )
+      t.same(
+        plans,
+        [
+          { first: '100', last: '104' },
+          { first: '103', last: '104' },
+        ],
+        "B's plan at 100 was dropped as a copy of A's",
+      )
+
+      const rest = a(batch(103, sent.slice(3)))
+      await steps([
+        'A planned',
+        'A plannedBefore',
+        'A storedOffsets',
+        ...(first === 'B' ? ['A insert'] : []),
+        'A planned',
+      ])
+      t.equal(await rest, '104')
+      t.same(await rowsPerOffset(), ['100:1', '101:1', '102:1', '103:1', '104:1'])
+    },
+  )
+}

@@ -1,7 +1,7 @@
 /**
  * In-memory twins of the Kafka and ClickHouse wings' interfaces, for fast tests of the roles' logic.
  * They keep the guarantees the real ones give: an insert named by a range (or part) seen before is
- * dropped, a refused row fails its whole insert, and recent ids are read back from the stored rows.
+ * dropped, a refused row fails its whole insert, and what is stored is read back from the stored rows.
  */
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { RejectedRecord } from '../../schemas/rejected.js'
@@ -12,6 +12,7 @@ import {
   type OffsetEvent,
   type OffsetPart,
   type OffsetRange,
+  type PlannedRange,
   StoreDataError,
 } from '../../services/clickhouse/index.js'
 import { QalqanError } from '../../services/errors.js'
@@ -74,37 +75,78 @@ export class MemoryEventStore implements EventStore {
   }
 }
 
-/** worker_batches, with recent event ids read from the store's rows as the real ledger reads events_raw. */
+/**
+ * worker_batches as a table that keeps every plan (as the current one does): of several plans at one
+ * offset `planned` reads the first written, and a later plan inside it cuts it. What is stored is
+ * read from the store's rows, as the real ledger reads events_raw.
+ */
 export class MemoryLedger implements Ledger {
-  /** The planned last offset by `topic:partition:firstOffset`. */
-  readonly planned = new Map<string, string>()
+  /** Every plan, in the order written. */
+  readonly plans: OffsetRange[] = []
 
   constructor(private readonly store: MemoryEventStore) {}
 
-  async plannedLastOffset(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined> {
-    return this.planned.get(`${start.topic}:${start.partition}:${start.firstOffset}`)
+  async planned(start: Omit<OffsetRange, 'lastOffset'>): Promise<PlannedRange | undefined> {
+    const ofPartition = this.plans.filter((p) => p.topic === start.topic && p.partition === start.partition)
+    const first = ofPartition.find((p) => p.firstOffset === start.firstOffset)
+    if (first === undefined) return undefined
+    const later = ofPartition
+      .map((p) => BigInt(p.firstOffset))
+      .filter((offset) => offset > BigInt(start.firstOffset) && offset <= BigInt(first.lastOffset))
+      .sort((a, b) => (a < b ? -1 : 1))[0]
+    return later === undefined
+      ? { lastOffset: first.lastOffset }
+      : { lastOffset: first.lastOffset, cutAt: String(later) }
   }
 
   async plan(range: OffsetRange): Promise<void> {
-    const key = `${range.topic}:${range.partition}:${range.firstOffset}`
-    const before = this.planned.get(key)
-    // The real query reads max(last_offset) of the rows not yet merged.
-    if (before === undefined || BigInt(range.lastOffset) > BigInt(before)) this.planned.set(key, range.lastOffset)
+    this.plans.push({ ...range })
   }
 
-  async recentEventIds(topic: string, partition: number, beforeOffset: string, count: number): Promise<EventKey[]> {
+  async plannedBefore(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined> {
+    const before = this.plans.filter(
+      (p) =>
+        p.topic === start.topic && p.partition === start.partition && BigInt(p.firstOffset) < BigInt(start.firstOffset),
+    )
+    const latest = before.reduce<bigint | undefined>(
+      (max, p) => (max === undefined || BigInt(p.firstOffset) > max ? BigInt(p.firstOffset) : max),
+      undefined,
+    )
+    const ends = before.filter((p) => BigInt(p.firstOffset) === latest).map((p) => BigInt(p.lastOffset))
+    const longest = ends.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).at(-1)
+    return longest === undefined ? undefined : String(longest)
+  }
+
+  async storedOffsets(range: OffsetRange): Promise<string[]> {
+    return this.rowsOf(range.topic, range.partition)
+      .filter(
+        (row) => BigInt(row.offset) >= BigInt(range.firstOffset) && BigInt(row.offset) <= BigInt(range.lastOffset),
+      )
+      .map((row) => row.offset)
+  }
+
+  async recallEventIds(
+    topic: string,
+    partition: number,
+    beforeOffset: string,
+    count: number,
+    receivedSince: string | undefined,
+    each: (key: EventKey) => void,
+  ): Promise<void> {
     const before = BigInt(beforeOffset)
     const from = before > BigInt(count) ? before - BigInt(count) : 0n
+    const since = receivedSince === undefined ? Number.NEGATIVE_INFINITY : Date.parse(receivedSince)
+    for (const row of this.rowsOf(topic, partition)) {
+      const offset = BigInt(row.offset)
+      if (offset >= from && offset < before && Date.parse(row.event.received_at) >= since)
+        each({ sensorId: row.event.sensor_id, eventId: row.event.event_id })
+    }
+  }
+
+  private rowsOf(topic: string, partition: number): StoredRow[] {
     return this.store.rows
-      .filter(
-        (row) =>
-          row.topic === topic &&
-          row.partition === partition &&
-          BigInt(row.offset) >= from &&
-          BigInt(row.offset) < before,
-      )
+      .filter((row) => row.topic === topic && row.partition === partition)
       .sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : BigInt(a.offset) > BigInt(b.offset) ? 1 : 0))
-      .map((row) => ({ sensorId: row.event.sensor_id, eventId: row.event.event_id }))
   }
 }
 
@@ -128,5 +170,68 @@ export class MemorySender implements EventSender {
     }
     this.events.push(...events)
     this.rejected.push(...rejected)
+  }
+}
+
+type Calls<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : T[K]
+}
+
+/**
+ * Holds every call that workers make to ClickHouse until the test lets it through, so that a test
+ * can interleave two workers step by step (both read the ledger, then both write it, ...). `step`
+ * waits for the named worker's next call, checks that it is the one expected, runs it to its end.
+ */
+export class Lockstep {
+  private readonly held = new Map<string, { call: string; run: () => void; done: Promise<void> }>()
+  private readonly arrived = new Map<string, () => void>()
+
+  /** The ledger and event store as one worker sees them: each call waits for its step. */
+  wrap(worker: string, ledger: Ledger, events: EventStore): { ledger: Ledger; events: EventStore } {
+    const gate = <T extends object>(target: T, names: readonly (keyof T & string)[]): Calls<T> => {
+      const gated = {} as Record<string, unknown>
+      for (const name of names) {
+        const method = (target[name] as (...args: unknown[]) => Promise<unknown>).bind(target)
+        gated[name] = async (...args: unknown[]) => {
+          let finish = () => {}
+          const done = new Promise<void>((resolve) => {
+            finish = resolve
+          })
+          await new Promise<void>((run) => {
+            this.held.set(worker, { call: name, run, done })
+            this.arrived.get(worker)?.()
+          })
+          try {
+            return await method(...args)
+          } finally {
+            finish()
+          }
+        }
+      }
+      return gated as Calls<T>
+    }
+    return {
+      ledger: gate(ledger, ['planned', 'plan', 'plannedBefore', 'storedOffsets', 'recallEventIds']),
+      events: gate(events, ['insert']),
+    }
+  }
+
+  /** Lets the worker's next call run, once it is waiting; fails when it is another call. */
+  async step(worker: string, call: string): Promise<void> {
+    if (!this.held.has(worker)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${worker} made no call; expected ${call}`)), 5_000)
+        this.arrived.set(worker, () => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+      this.arrived.delete(worker)
+    }
+    const held = this.held.get(worker)
+    if (held === undefined || held.call !== call) throw new Error(`${worker} called ${held?.call}; expected ${call}`)
+    this.held.delete(worker)
+    held.run()
+    await held.done
   }
 }

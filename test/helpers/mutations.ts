@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { SensorEvent } from '../../schemas/event.js'
-import type { Decoded, Decoder } from '../../services/collector/decode/decoded.js'
+import type { Decoded, DecodeContext, Decoder } from '../../services/collector/decode/decoded.js'
 
 /** Characters that break JSON records in interesting ways. */
 export const JSON_JUNK = [
@@ -22,6 +22,13 @@ export const JSON_JUNK = [
   '\u0000',
   '😀',
 ]
+
+/** The context mutated lines are decoded with: the default limits, a sensor in Almaty, a fixed arrival. */
+const CONTEXT: DecodeContext = {
+  maxDepth: 32,
+  receivedAt: new Date('2024-03-14T05:00:00.000Z'),
+  timeZone: 'Asia/Almaty',
+}
 
 /**
  * 3,000 seeded mutations of real lines (cut short, or a junk piece spliced in): the decoder must
@@ -48,7 +55,7 @@ export function checkMutations(
         : line.slice(0, at) + (junk[random(junk.length)] ?? '') + line.slice(at + random(4))
     let decoded: Decoded
     try {
-      decoded = decode(mutated, { maxDepth: 32 })
+      decoded = decode(mutated, CONTEXT)
     } catch (err) {
       t.fail(`threw on ${JSON.stringify(mutated.slice(0, 200))}: ${String(err)}`)
       continue

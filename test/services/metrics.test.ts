@@ -32,6 +32,7 @@ const CATALOGUE_TYPES: Record<string, string> = {
   qalqan_clickhouse_rows_total: 'counter',
   qalqan_worker_retries_total: 'counter',
   qalqan_worker_lag_events: 'gauge',
+  qalqan_worker_dedup_evicted_total: 'counter',
 }
 
 /** The histograms' bucket bounds, as services/metrics.ts sets them. */

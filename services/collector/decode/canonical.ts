@@ -2,7 +2,7 @@ import { QalqanError } from '../../errors.js'
 import { splitLines, tooManyEvents } from '../framing.js'
 import { validate } from '../validate.js'
 import type { Decoded, DecodedRecord, DecodeLimits } from './decoded.js'
-import { parseJson, tooDeep } from './json.js'
+import { parseArray, parseJson, skipWhitespace, tooDeep } from './json.js'
 
 export type BodyFormat = 'json' | 'ndjson'
 
@@ -25,14 +25,16 @@ export function decodeCanonical(body: string, format: BodyFormat, limits: Canoni
       raw: () => line,
     }))
   }
-  // An array of events is one level deeper than its events.
-  const json = parseJson(body, body.trimStart().startsWith('[') ? limits.maxDepth + 1 : limits.maxDepth)
+  // An array is split and counted before any of it is parsed; it is one level deeper than its events.
+  const json =
+    body.charCodeAt(skipWhitespace(body, 0)) === 0x5b
+      ? parseArray(body, limits.maxDepth + 1, limits.maxEvents)
+      : parseJson(body, limits.maxDepth)
+  if (!json.ok && json.problem === 'too_many') throw tooManyEvents(limits.maxEvents)
   if (!json.ok && json.problem === 'too_deep') throw new QalqanError('QLQ_ERR_TOO_DEEP', tooDeep(limits.maxDepth))
   if (!json.ok) throw new QalqanError('QLQ_ERR_INVALID_JSON', `the body is ${json.reason}`)
-  const parsed = json.value
-  const items = Array.isArray(parsed) ? parsed : [parsed]
+  const items = 'values' in json ? json.values : [json.value]
   if (items.length === 0) throw new QalqanError('QLQ_ERR_NO_EVENTS', 'the array is empty: send at least one event')
-  if (items.length > limits.maxEvents) throw tooManyEvents(limits.maxEvents)
   return items.map((value, index) => ({ index, decoded: fromValidation(value), raw: () => JSON.stringify(value) }))
 }
 

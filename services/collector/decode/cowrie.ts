@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded, DecodeLimits } from './decoded.js'
+import type { Decoded, DecodeContext } from './decoded.js'
 import { describe, eventTime, finish, invalid, parseObject, truncate, type JsonObject } from './record.js'
 
 interface Mapping {
@@ -14,8 +14,8 @@ interface Mapping {
  * tunnel requests become events; the session's bookkeeping (client version, key exchange,
  * terminal size, closing) is skipped. The mapping is documented in docs/formats.md.
  */
-export function decodeCowrie(record: string, limits: DecodeLimits): Decoded {
-  const parsed = parseObject(record, limits)
+export function decodeCowrie(record: string, context: DecodeContext): Decoded {
+  const parsed = parseObject(record, context)
   if (!parsed.ok) return invalid(parsed.reason)
   const log = parsed.value
   const { eventid } = log
@@ -24,20 +24,23 @@ export function decodeCowrie(record: string, limits: DecodeLimits): Decoded {
   if (mapping === undefined) return { kind: 'skipped', reason: `eventid ${describe(eventid)} is not an attack step` }
   const time = eventTime(log.timestamp)
   if (!time.ok) return invalid(time.reason)
-  return finish({
-    occurred_at: time.value,
-    category: mapping.category,
-    severity: mapping.severity,
-    signature: mapping.signature,
-    signature_id: eventid,
-    mitre_technique: mapping.mitre,
-    src_ip: log.src_ip,
-    src_port: log.src_port,
-    // T-Pot renames dst_* to dest_*.
-    dst_ip: log.dst_ip ?? log.dest_ip,
-    dst_port: log.dst_port ?? log.dest_port,
-    protocol: protocolOf(log),
-  })
+  return finish(
+    {
+      occurred_at: time.value,
+      category: mapping.category,
+      severity: mapping.severity,
+      signature: mapping.signature,
+      signature_id: eventid,
+      mitre_technique: mapping.mitre,
+      src_ip: log.src_ip,
+      src_port: log.src_port,
+      // T-Pot renames dst_* to dest_*.
+      dst_ip: log.dst_ip ?? log.dest_ip,
+      dst_port: log.dst_port ?? log.dest_port,
+      protocol: protocolOf(log),
+    },
+    'event',
+  )
 }
 
 function mappingOf(eventid: string, log: JsonObject): Mapping | undefined {
@@ -52,8 +55,19 @@ function mappingOf(eventid: string, log: JsonObject): Mapping | undefined {
     // Every command line is logged as input; command.failed repeats the unknown ones and is skipped.
     case 'cowrie.command.input':
       return { category: 'exploit', severity: 3, signature: labelled('command', log.input, 200), mitre: 'T1059' }
+    // Output an attacker redirected into a file (`echo ... >> .ssh/authorized_keys`) is logged as a
+    // download without a URL, naming the file written.
     case 'cowrie.session.file_download':
-      return { category: 'malware', severity: 4, signature: labelled('file download', log.url, 400), mitre: 'T1105' }
+      return {
+        category: 'malware',
+        severity: 4,
+        signature: labelled(
+          'file download',
+          typeof log.url === 'string' && log.url !== '' ? log.url : log.destfile,
+          400,
+        ),
+        mitre: 'T1105',
+      }
     case 'cowrie.session.file_upload':
       return { category: 'malware', severity: 4, signature: labelled('file upload', log.filename, 400), mitre: 'T1105' }
     // The honeypot asked to relay a connection elsewhere: abuse as a proxy, not an attack on it.

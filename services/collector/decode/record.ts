@@ -1,3 +1,4 @@
+import type { TimeSource } from '../../../schemas/event.js'
 import type { Decoded, DecodeLimits } from './decoded.js'
 import { parseJson } from './json.js'
 import { validate } from '../validate.js'
@@ -43,9 +44,9 @@ export function eventTime(value: unknown): { ok: true; value: string } | { ok: f
  * The schema is the last word: whatever the mapping let through that it refuses makes the record
  * invalid. Absent fields are dropped first, so the event has no keys holding undefined.
  */
-export function finish(fields: JsonObject): Decoded {
+export function finish(fields: JsonObject, timeSource: TimeSource): Decoded {
   const result = validate(Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)))
-  return result.ok ? { kind: 'event', event: result.event } : invalid(result.reason)
+  return result.ok ? { kind: 'event', event: result.event, timeSource } : invalid(result.reason)
 }
 
 export function invalid(reason: string): Decoded {

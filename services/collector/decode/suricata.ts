@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded, DecodeLimits } from './decoded.js'
+import type { Decoded, DecodeContext } from './decoded.js'
 import { describe, eventTime, finish, invalid, isObject, parseObject, truncate, type JsonObject } from './record.js'
 
 type Category = SensorEvent['category']
@@ -11,8 +11,8 @@ const MAX_SIGNATURE = 512
  * stats, fileinfo and every other event type describe traffic, not attacks, and are skipped.
  * The mapping is documented in docs/formats.md.
  */
-export function decodeSuricata(record: string, limits: DecodeLimits): Decoded {
-  const parsed = parseObject(record, limits)
+export function decodeSuricata(record: string, context: DecodeContext): Decoded {
+  const parsed = parseObject(record, context)
   if (!parsed.ok) return invalid(parsed.reason)
   const eve = parsed.value
   if (eve.event_type === 'alert') return fromAlert(eve)
@@ -30,16 +30,19 @@ function fromAlert(eve: JsonObject): Decoded {
   if (severity === undefined)
     return invalid(`alert.severity: expected an integer from 1 (highest), got ${describe(alert.severity)}`)
   const { signature } = alert
-  return finish({
-    occurred_at: time.value,
-    category: categoryOf(signature, alert.category),
-    severity,
-    signature: typeof signature === 'string' ? truncate(signature, MAX_SIGNATURE) : signature,
-    signature_id: Number.isSafeInteger(alert.signature_id) ? String(alert.signature_id) : alert.signature_id,
-    mitre_technique: mitreOf(alert.metadata),
-    ...endpoints(eve, alert),
-    protocol: lowerCase(eve.proto),
-  })
+  return finish(
+    {
+      occurred_at: time.value,
+      category: categoryOf(signature, alert.category),
+      severity,
+      signature: typeof signature === 'string' ? truncate(signature, MAX_SIGNATURE) : signature,
+      signature_id: Number.isSafeInteger(alert.signature_id) ? String(alert.signature_id) : alert.signature_id,
+      mitre_technique: mitreOf(alert.metadata),
+      ...endpoints(eve, alert),
+      protocol: lowerCase(eve.proto),
+    },
+    'event',
+  )
 }
 
 /** Protocol anomalies (malformed packets, app-layer mismatches) have no rule: low severity, category other. */
@@ -49,14 +52,17 @@ function fromAnomaly(eve: JsonObject): Decoded {
   const time = eventTime(eve.timestamp)
   if (!time.ok) return invalid(time.reason)
   const parts = [anomaly.type, anomaly.event].filter((part) => typeof part === 'string' && part !== '')
-  return finish({
-    occurred_at: time.value,
-    category: 'other',
-    severity: 1,
-    signature: truncate(parts.length === 0 ? 'anomaly' : `anomaly: ${parts.join(' ')}`, MAX_SIGNATURE),
-    ...endpoints(eve),
-    protocol: lowerCase(eve.proto),
-  })
+  return finish(
+    {
+      occurred_at: time.value,
+      category: 'other',
+      severity: 1,
+      signature: truncate(parts.length === 0 ? 'anomaly' : `anomaly: ${parts.join(' ')}`, MAX_SIGNATURE),
+      ...endpoints(eve),
+      protocol: lowerCase(eve.proto),
+    },
+    'event',
+  )
 }
 
 /** Suricata's priority runs the other way: 1 is the highest. */
@@ -75,6 +81,8 @@ const CATEGORY_BY_RULE_GROUP = new Map<string, Category>([
   ['COMPROMISED', 'scan'],
   ['EXPLOIT', 'exploit'],
   ['SHELLCODE', 'exploit'],
+  // A victim's reply that shows an attack worked (`id check returned root`).
+  ['ATTACK_RESPONSE', 'exploit'],
   ['MALWARE', 'malware'],
   ['TROJAN', 'malware'],
   ['MOBILE_MALWARE', 'malware'],

@@ -1,14 +1,17 @@
 import t from 'tap'
 import { createClickHouse } from '../../../services/clickhouse/client.js'
-import { readMigrations } from '../../../services/clickhouse/migrate.js'
 import { clusterStatement } from '../../../services/clickhouse/cluster.js'
+import { MIGRATIONS_DDL } from '../../../services/clickhouse/migrate.js'
+import { MIGRATIONS } from '../../../services/clickhouse/migrations/index.js'
 import { testConfig } from '../../helpers/stack.js'
 
-const statements = readMigrations().flatMap(({ statements }) => statements)
+// Every statement that migrate runs: the migrations table's, then each step's.
+const statements = [MIGRATIONS_DDL, ...MIGRATIONS.flatMap((step) => step.statements)]
 const clickhouse = await createClickHouse(testConfig())
 t.teardown(() => clickhouse.close())
 
 t.test('every statement of the schema has a cluster form that ClickHouse parses', async (t) => {
+  t.ok(statements.length >= 10)
   for (const statement of statements) {
     for (const query of clusterStatement(statement, 'qalqan')) {
       const result = await clickhouse.query({
@@ -46,3 +49,34 @@ t.test('tables become replicated locals under Distributed tables; views read and
   t.match(rewritten, /FROM attacks_1m_local/)
   t.throws(() => clusterStatement('DROP TABLE x', 'c'), /no cluster form/)
 })
+
+t.test('the migrations table is replicated and distributed like the others', async (t) => {
+  const [local, distributed] = clusterStatement(MIGRATIONS_DDL, 'qalqan')
+  t.match(local, /^CREATE TABLE IF NOT EXISTS schema_steps_local ON CLUSTER `qalqan`/)
+  t.match(
+    local,
+    /ENGINE = ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/schema_steps_local', '\{replica\}'\)/,
+  )
+  t.equal(
+    distributed,
+    "CREATE TABLE IF NOT EXISTS schema_steps ON CLUSTER `qalqan` AS schema_steps_local ENGINE = Distributed('qalqan', currentDatabase(), schema_steps_local, rand())",
+  )
+})
+
+t.test(
+  "a step's column change reaches the local tables and the Distributed ones; other changes the local only",
+  async (t) => {
+    const timeSource = MIGRATIONS.find((step) => step.name === 'time-source')?.statements[0] ?? ''
+    t.same(clusterStatement(timeSource, 'qalqan'), [
+      "ALTER TABLE events_raw_local ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS time_source LowCardinality(String) DEFAULT 'event' AFTER received_at",
+      "ALTER TABLE events_raw ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS time_source LowCardinality(String) DEFAULT 'event' AFTER received_at",
+    ])
+    t.same(clusterStatement('ALTER TABLE attacks_1m DROP COLUMN IF EXISTS note', 'c'), [
+      'ALTER TABLE attacks_1m_local ON CLUSTER `c` DROP COLUMN IF EXISTS note',
+      'ALTER TABLE attacks_1m ON CLUSTER `c` DROP COLUMN IF EXISTS note',
+    ])
+    t.same(clusterStatement('ALTER TABLE events_raw ADD INDEX IF NOT EXISTS sig signature TYPE bloom_filter', 'c'), [
+      'ALTER TABLE events_raw_local ON CLUSTER `c` ADD INDEX IF NOT EXISTS sig signature TYPE bloom_filter',
+    ])
+  },
+)

@@ -169,6 +169,46 @@ t.test('malformed, oversized and hostile bodies get clear errors', async (t) => 
   t.equal(kazakh.statusCode, 202, 'multibyte UTF-8 is fine')
 })
 
+t.test('a gzip bomb of tiny events is refused at the event limit, without parsing or holding them', async (t) => {
+  const { app } = await startCollector(t)
+  const MiB = 1024 * 1024
+  const fill = (unit: string, open = '', close = '') =>
+    `${open}${unit.repeat(Math.floor((5 * MiB - open.length - close.length) / unit.length))}${close}`
+  const bombs = [
+    ['/services/collector/event', gzipSync(fill('{"event":{}}'))],
+    ['/v1/events', gzipSync(fill('{},', '[', '{}]'))],
+  ] as const
+  for (const [url, payload] of bombs) {
+    t.ok(payload.length < 20 * 1024, `${url}: 5 MiB of tiny events gzip to ${payload.length} bytes`)
+    const parse = JSON.parse
+    let parsed = 0
+    JSON.parse = (...args: Parameters<typeof JSON.parse>) => {
+      parsed++
+      return parse(...args)
+    }
+    const before = process.memoryUsage().heapUsed
+    const res = await app
+      .inject({
+        method: 'POST',
+        url,
+        headers: {
+          authorization: `Bearer ${TOKENS.astana}`,
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+        },
+        payload,
+      })
+      .finally(() => {
+        JSON.parse = parse
+      })
+    const grew = process.memoryUsage().heapUsed - before
+    t.equal(res.statusCode, 413, url)
+    t.match(res.json(), { error: 'QLQ_ERR_TOO_MANY_EVENTS', message: /the limit of 10000 per request/ })
+    t.equal(parsed, 0, `${url}: nothing was parsed`)
+    t.ok(grew < 64 * MiB, `${url}: the heap grew by ${(grew / MiB).toFixed(1)} MiB`)
+  }
+})
+
 t.test('unknown paths answer 404 from the catalogue', async (t) => {
   const { app } = await collector(t)
   const res = await app.inject({ method: 'GET', url: '/v1/nothing?x=1' })
@@ -201,12 +241,12 @@ t.test('a sensor over its rate limit gets 429 with Retry-After, and its events a
   t.equal((await readTopic(config.kafka.topics.events, 60, 5_000)).length, 60, 'the limited request wrote nothing')
 })
 
-t.test('a body that trickles in is cut off at the request timeout', async (t) => {
+// A body left open would keep the socket until the test's timeout, which is the check.
+t.test('a body that trickles in is cut off at the request timeout', { timeout: 15_000 }, async (t) => {
   const { app } = await collector(t, { QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS: '1000' })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
-  const started = Date.now()
   const answer = await new Promise<string>((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {
       socket.write(
@@ -223,7 +263,6 @@ t.test('a body that trickles in is cut off at the request timeout', async (t) =>
     })
   })
   t.match(answer, /^HTTP\/1\.1 408/)
-  t.ok(Date.now() - started < 10_000, 'cut off in seconds, not left open')
 })
 
 t.test('readiness and metrics', async (t) => {

@@ -22,7 +22,8 @@ function fixture(name: string): string[] {
 
 /** What the format's decoder says of each line: the expectation the collector is held to. */
 function expectations(format: LineFormat, lines: string[]) {
-  const decoded = lines.map((line) => FORMATS[format](line, { maxDepth: 32 }))
+  const context = { maxDepth: 32, receivedAt: new Date(), timeZone: 'Asia/Almaty' }
+  const decoded = lines.map((line) => FORMATS[format](line, context))
   return {
     events: decoded.filter((d) => d.kind === 'event').length,
     skipped: decoded.filter((d) => d.kind === 'skipped').length,

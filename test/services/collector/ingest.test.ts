@@ -127,6 +127,7 @@ t.test(
       sector: 'government',
       region: 'KZ-71',
       count: 1,
+      time_source: 'event',
     }
     t.same(kafka.events, [
       { ...canonical, event_id: ATTACK.event_id, occurred_at: '2025-03-01T05:15:30.000Z', protocol: 'tcp' },
@@ -290,8 +291,8 @@ t.test('with an Idempotency-Key, ids come from the key and the index, not the te
   const unnamed = { ...ATTACK, event_id: undefined }
   const same = (): DecodedRecord[] =>
     [0, 1].map((index) => ({ index, decoded: { kind: 'event', event: unnamed }, raw: () => 'the same line' }))
-  await ingest(same(), SENSOR, 'cef', deps, 'batch-42')
-  await ingest(same(), SENSOR, 'cef', deps, 'batch-42')
+  await ingest(same(), SENSOR, 'cef', deps, { idempotencyKey: 'batch-42' })
+  await ingest(same(), SENSOR, 'cef', deps, { idempotencyKey: 'batch-42' })
   await ingest(same(), SENSOR, 'cef', deps)
   const ids = kafka.events.map((e) => e.event_id)
   t.not(ids[0], ids[1], 'the same line twice in a keyed request counts twice')

@@ -131,7 +131,9 @@ t.test('2,500 invalid Suricata lines of one sensor: 400, and all 2,500 in the re
     (_, i) => `{"timestamp":"not a time ${i}","event_type":"alert","alert":{"signature":"${'x'.repeat(420)}"}}`,
   )
   t.ok(
-    lines.every((line) => FORMATS.suricata(line, { maxDepth: 32 }).kind === 'invalid'),
+    lines.every(
+      (line) => FORMATS.suricata(line, { maxDepth: 32, receivedAt: new Date(), timeZone: 'UTC' }).kind === 'invalid',
+    ),
     'each line is invalid',
   )
   const res = await post(app, '/v1/events/suricata', lines.join('\n'), 'text/plain')

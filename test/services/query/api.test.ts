@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import t from 'tap'
 import { validate as validateOpenApi } from '../../helpers/openapi.js'
 import type { CanonicalEvent } from '../../../schemas/event.js'
@@ -180,7 +181,7 @@ t.test('drill-down: raw events newest first, paged with a cursor to the end', as
   t.same((await get(`/v1/events?${DAY}&region=KZ-75`)).json().events.length, 2)
   const forged = await get(`/v1/events?${DAY}&cursor=${Buffer.from('[1,"x\' OR 1=1 --"]').toString('base64url')}`)
   t.equal(forged.statusCode, 400)
-  t.match(forged.json(), { message: /cursor/ })
+  t.match(forged.json(), { error: 'QLQ_ERR_INVALID_CURSOR', message: /cursor/ })
 })
 
 t.test('CSV on request, with formulas in attack data defused', async (t) => {
@@ -235,7 +236,6 @@ t.test('bad parameters get a 400 naming them', async (t) => {
     [`/v1/top?${DAY}&by=sector&n=0`, /n: /],
     [`/v1/top?${DAY}&by=sector&n=1000`, /n: /],
     [`/v1/events?${DAY}&limit=5000`, /limit: /],
-    [`/v1/events?${DAY}&cursor=not%20a%20cursor`, /cursor: /],
   ]
   for (const [path, message] of cases) {
     const res = await get(path)
@@ -327,4 +327,194 @@ t.test('the OpenAPI document validates and the docs page lists every endpoint', 
   t.match(page.headers['content-type'], /text\/html/)
   for (const path of Object.keys(doc.paths)) t.match(page.body, `GET ${path}`)
   t.match(page.body, /Example: GET \/v1\/top\?from=/)
+  t.match(page.body, /<code>n<\/code><\/td><td>how many to rank; a whole number from 1 to 100; default 10<\/td>/)
+})
+
+t.test('a hostile cursor gets 400 QLQ_ERR_INVALID_CURSOR telling to restart from the first page', async (t) => {
+  const first = (await get(`/v1/events?${DAY}&limit=1`)).json()
+  const [ms, id] = JSON.parse(Buffer.from(first.next_cursor, 'base64url').toString('utf8')) as [number, string]
+  const b64 = (text: string) => Buffer.from(text).toString('base64url')
+  const cursors: [string, string][] = [
+    ['spaces', 'not a cursor'],
+    ['characters outside base64url', 'abc+/='],
+    ['201 characters', 'A'.repeat(201)],
+    ['100,000 characters', 'A'.repeat(100_000)],
+    ['base64 of no JSON', b64('foo')],
+    ['garbage that decodes to bytes', 'ZZZZZZZZZZZZ'],
+    ['JSON null', b64('null')],
+    ['a JSON object', b64('{"0":1,"1":"x"}')],
+    ['__proto__', b64('{"__proto__":{"polluted":true}}')],
+    ['a JSON string', b64('"cursor"')],
+    ['an empty array', b64('[]')],
+    ['one element', b64(`[${ms}]`)],
+    ['three elements', b64(JSON.stringify([ms, id, 3]))],
+    ['the time as a string', b64(JSON.stringify([String(ms), id]))],
+    ['the id as a number', b64(JSON.stringify([ms, 5]))],
+    ['booleans', b64('[true,false]')],
+    ['nulls', b64('[null,null]')],
+    ['a fractional time', b64(JSON.stringify([ms + 0.5, id]))],
+    ['a time beyond any date', b64(JSON.stringify([1e20, id]))],
+    ['an infinite time', b64(`[1e400,${JSON.stringify(id)}]`)],
+    ['an unsafe integer', b64(`[9007199254740993,${JSON.stringify(id)}]`)],
+    ['a negative time', b64(JSON.stringify([-1, id]))],
+    ['the most negative date', b64(JSON.stringify([-8.64e15, id]))],
+    ['a time before from', b64(JSON.stringify([Date.parse('2025-02-28T23:59:59.999Z'), id]))],
+    ['a time at to', b64(JSON.stringify([Date.parse('2025-03-02T00:00:00Z'), id]))],
+    ['an id of dashes', b64(JSON.stringify([ms, '-'.repeat(36)]))],
+    ['an id without dashes', b64(JSON.stringify([ms, id.replace(/-/g, '').padEnd(36, '0')]))],
+    ['an id in capitals', b64(JSON.stringify([ms, 'ABCDEFAB-CDEF-4ABC-8DEF-ABCDEFABCDEF']))],
+    ['an id with SQL', b64(JSON.stringify([ms, "x' OR 1=1 --"]))],
+    ['a very long id', b64(JSON.stringify([ms, 'a'.repeat(120)]))],
+  ]
+  for (const [what, cursor] of cursors) {
+    const res = await get(`/v1/events?${DAY}&limit=1&cursor=${encodeURIComponent(cursor)}`)
+    t.equal(res.statusCode, 400, what)
+    t.match(
+      res.json(),
+      {
+        error: 'QLQ_ERR_INVALID_CURSOR',
+        message: /^cursor: invalid cursor: .*restart from the first page without cursor$/,
+        retryable: false,
+      },
+      what,
+    )
+  }
+  const next = await get(`/v1/events?${DAY}&limit=1&cursor=${first.next_cursor}`)
+  t.equal(next.statusCode, 200, 'the real cursor still pages')
+  t.match(
+    (await get(`/v1/events?${DAY}&limit=1&cursor=${encodeURIComponent('not a cursor')}&from=yesterday`)).json(),
+    { error: 'QLQ_ERR_INVALID_QUERY', message: /from: .*cursor: invalid cursor/ },
+    'with other wrong parameters, the answer names them all',
+  )
+})
+
+t.test('a cache bounded in bytes: an answer larger than the bound is answered fresh each time', async (t) => {
+  const small = buildQueryApi(testConfig({ QALQAN_QUERY_CACHE_SECONDS: '60', QALQAN_QUERY_CACHE_MAX_BYTES: '100' }), {
+    logger: createLogger('silent'),
+    tokens: () => tokens,
+    clickhouse,
+  })
+  t.teardown(() => small.close())
+  const ask = () =>
+    small.inject({
+      method: 'GET',
+      url: '/v1/summary?from=2025-07-01T00:00:00Z&to=2025-07-02T00:00:00Z',
+      headers: { authorization: `Bearer ${TOKENS.analyst}` },
+    })
+  const before = await ask()
+  t.match(before.json(), { events: 0 })
+  t.ok(before.body.length > 100, `the answer is larger than the bound: ${before.body.length} bytes`)
+  await store.events.insert([event('2025-07-01T01:00:00.000Z', 'energy', 3)], {
+    topic: 'fixture',
+    partition: 0,
+    firstOffset: '20',
+    lastOffset: '20',
+  })
+  t.match((await ask()).json(), { events: 3 }, 'not kept: the new data shows at once')
+})
+
+interface DocParam {
+  name: string
+  required: boolean
+  description?: string
+  example?: unknown
+  schema: {
+    type?: string
+    enum?: string[]
+    minimum?: number
+    maximum?: number
+    minLength?: number
+    maxLength?: number
+    pattern?: string
+    format?: string
+  }
+}
+
+/**
+ * Values just inside and just outside each bound the schema states, and a few that break any.
+ * Times are on `day`, so that a valid one keeps the range valid.
+ */
+function candidates(schema: DocParam['schema'], example: unknown, day: string): string[] {
+  const values = ['', '!', 'x'.repeat(300)]
+  if (example !== undefined) values.push(String(example))
+  if (schema.type === 'integer' && schema.minimum !== undefined && schema.maximum !== undefined) {
+    const { minimum: min, maximum: max } = schema
+    values.push(...[min - 1, min, max, max + 1, -1].map(String), `${min}.5`, `0${min}`, `${min}e0`, `+${min}`)
+  }
+  if (schema.enum !== undefined) {
+    const [first = '', last = ''] = [schema.enum[0], schema.enum.at(-1)]
+    values.push(first, last, `${first}x`, first.toUpperCase(), ` ${last}`)
+  }
+  if (schema.maxLength !== undefined) values.push('a'.repeat(schema.maxLength), 'a'.repeat(schema.maxLength + 1))
+  if (schema.minLength !== undefined) values.push('a'.repeat(schema.minLength), 'a'.repeat(schema.minLength - 1))
+  if (schema.format === 'date-time') {
+    values.push(
+      `${day}T00:00:00Z`,
+      `${day}T05:00:00+05:00`,
+      `${day}T00:00:00.123Z`,
+      `${day}T00:00:00`,
+      `${day}T00:00:00 UTC`,
+      day,
+      '2025-02-30T00:00:00Z',
+      'yesterday',
+    )
+  }
+  return [...new Set(values)]
+}
+
+t.test('the OpenAPI document states every bound the API enforces, and the API accepts what it allows', async (t) => {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    paths: Record<string, { get: { parameters: DocParam[] } }>
+  }
+  const ajv = new Ajv2020({ strict: false, validateFormats: false })
+  const allows = (schema: DocParam['schema'], value: string) => {
+    // A query string is text: an integer parameter is the number the text spells, if it spells one.
+    const typed = schema.type === 'integer' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value
+    return ajv.validate(schema, typed)
+  }
+  const cursor = (await get(`/v1/events?${DAY}&limit=1`)).json().next_cursor as string
+  let checked = 0
+  for (const [path, { get: operation }] of Object.entries(doc.paths)) {
+    const base: Record<string, string> = {
+      from: '2025-03-01T00:00:00Z',
+      to: '2025-03-02T00:00:00Z',
+      ...(path === '/v1/top' && { by: 'sector' }),
+    }
+    for (const param of operation.parameters) {
+      const { name, schema } = param
+      if (param.required) {
+        const { [name]: _, ...without } = base
+        const res = await get(`${path}?${new URLSearchParams(without)}`)
+        t.equal(res.statusCode, 400, `${path}: ${name} is required`)
+      }
+      const values = candidates(schema, param.example, name === 'to' ? '2025-03-02' : '2025-03-01')
+      if (name === 'cursor') values.push(cursor)
+      for (const value of values) {
+        const res = await get(`${path}?${new URLSearchParams({ ...base, [name]: value })}`)
+        const label = `${path} ${name}=${JSON.stringify(value.slice(0, 40))}`
+        checked++
+        if (name === 'cursor' && allows(schema, value)) {
+          // A cursor is opaque: the pattern is all a document can say, so only the real one must pass.
+          if (value === cursor) t.equal(res.statusCode, 200, `${label}: a real cursor`)
+          else t.equal(res.statusCode, 400, `${label}: well-formed but not a cursor`)
+          continue
+        }
+        if (allows(schema, value)) t.equal(res.statusCode, 200, `${label}: the document allows it`)
+        else {
+          t.equal(res.statusCode, 400, `${label}: the document refuses it`)
+          t.match(res.json().message, new RegExp(`(^|; )${name}: `), `${label}: the message names it`)
+        }
+      }
+    }
+    const to = operation.parameters.find((p) => p.name === 'to')
+    t.match(to?.description, /must be after from.*at most 7 days after it/, `${path}: the range rule is stated`)
+    const range = (from: string, to: string) => get(`${path}?${new URLSearchParams({ ...base, from, to })}`)
+    const from = '2025-03-01T00:00:00.000Z'
+    t.equal((await range(from, from)).statusCode, 400, `${path}: to equal to from`)
+    t.match((await range(from, from)).json().message, /from must be before to/)
+    t.equal((await range(from, '2025-03-01T00:00:00.001Z')).statusCode, 200, `${path}: one millisecond`)
+    t.equal((await range(from, '2025-03-08T00:00:00.000Z')).statusCode, 200, `${path}: exactly 7 days`)
+    t.equal((await range(from, '2025-03-08T00:00:00.001Z')).statusCode, 400, `${path}: past 7 days`)
+  }
+  t.ok(checked > 200, `${checked} values checked`)
 })

@@ -1,12 +1,13 @@
 import t from 'tap'
-import type { CanonicalEvent } from '../../../schemas/event.js'
+import { CanonicalEvent } from '../../../schemas/event.js'
 import { RejectedRecord } from '../../../schemas/rejected.js'
+import type { EventStore, Ledger } from '../../../services/clickhouse/index.js'
 import type { PartitionBatch } from '../../../services/kafka/index.js'
 import { createLogger } from '../../../services/logger.js'
 import { Metrics } from '../../../services/metrics.js'
 import { createStore } from '../../../services/worker/store.js'
 import { makeEvents } from '../../helpers/events.js'
-import { MemoryEventStore, MemoryLedger, MemorySender, type StoredRow } from '../../helpers/memory.js'
+import { Lockstep, MemoryEventStore, MemoryLedger, MemorySender, type StoredRow } from '../../helpers/memory.js'
 import { sample } from '../../helpers/metric-sample.js'
 
 const TOPIC = 'qalqan.events'
@@ -15,35 +16,47 @@ const DAY = 86_400_000
 const LIMITS = { maxFutureMs: 5 * MINUTE, maxAgeMs: 30 * DAY }
 const DUPLICATES = 'qalqan_events_discarded_total{stage="store",reason="duplicate_event_id"}'
 const REJECTED = 'qalqan_events_discarded_total{stage="store",reason="rejected"}'
+const EVICTED = 'qalqan_worker_dedup_evicted_total'
 
 /**
  * ClickHouse and Kafka as the workers see them. `worker()` starts a worker over the same data: a
- * second one is the first after a crash, or another process of the group.
+ * second one is the first after a crash, or another process of the group. The workers' clock stands
+ * still until `tick` moves it.
  */
-function cluster(dedupWindow = 1000) {
+function cluster(dedup = { windowMs: 10 * MINUTE, maxEntries: 1000 }) {
   const events = new MemoryEventStore()
   const ledger = new MemoryLedger(events)
   const rejections = new MemorySender()
   let beats = 0
+  let clock = Date.parse('2026-01-01T00:00:00Z')
   const heartbeat = async () => {
     beats++
   }
-  const worker = (isRunning = () => true) => {
+  const worker = (isRunning = () => true, seen: { ledger: Ledger; events: EventStore } = { ledger, events }) => {
     const metrics = new Metrics()
     const handle = createStore({
       logger: createLogger('silent'),
       metrics,
-      events,
-      ledger,
+      events: seen.events,
+      ledger: seen.ledger,
       rejections,
       isRunning,
       timeLimits: LIMITS,
-      dedupWindow,
+      dedup,
       retryDelayMs: 1,
+      now: () => clock,
     })
     return { metrics, store: (batch: PartitionBatch) => handle(batch, heartbeat) }
   }
-  return { events, ledger, rejections, worker, beats: () => beats }
+  const tick = (ms: number) => {
+    clock += ms
+  }
+  return { events, ledger, rejections, worker, tick, beats: () => beats }
+}
+
+/** The ledger's plans as `first-last`, in the order written. */
+function plans(ledger: MemoryLedger): string[] {
+  return ledger.plans.map((plan) => `${plan.firstOffset}-${plan.lastOffset}`)
 }
 
 /** A fetched batch of partition 0 from offset `first` on: events as JSON, strings as they are, null as a null value. */
@@ -61,17 +74,21 @@ function batch(first: number, values: readonly (CanonicalEvent | string | null)[
   }
 }
 
-/** The rows that events read at consecutive offsets from `first` on make. */
+/** The rows that events read at consecutive offsets from `first` on make, as the worker reads each event. */
 function rows(first: number, events: readonly CanonicalEvent[]): StoredRow[] {
-  return events.map((event, i) => ({ topic: TOPIC, partition: 0, offset: String(first + i), event }))
+  return events.map((event, i) => row(first + i, event))
 }
 
 function row(offset: number, event: CanonicalEvent): StoredRow {
-  return { topic: TOPIC, partition: 0, offset: String(offset), event }
+  return { topic: TOPIC, partition: 0, offset: String(offset), event: CanonicalEvent.parse(event) }
 }
 
 function at(event: CanonicalEvent, occurredMs: number): CanonicalEvent {
   return { ...event, occurred_at: new Date(occurredMs).toISOString() }
+}
+
+function arrived(event: CanonicalEvent, receivedMs: number): CanonicalEvent {
+  return { ...event, occurred_at: new Date(receivedMs).toISOString(), received_at: new Date(receivedMs).toISOString() }
 }
 
 t.test('a batch is planned in the ledger, then stored once with exactly its rows', async (t) => {
@@ -94,7 +111,7 @@ t.test('a batch is planned in the ledger, then stored once with exactly its rows
   t.same(order, ['plan 100-104 with 0 rows stored', 'insert 5 events as 100-104'])
   t.same(events.rows, rows(100, sent))
   t.same([...events.tokens], [`${TOPIC}:0:100-104`])
-  t.same([...ledger.planned], [[`${TOPIC}:0:100`, '104']])
+  t.same(plans(ledger), ['100-104'])
   t.equal(await sample(metrics, 'qalqan_events_received_total{stage="store"}'), 5)
   t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="store"}'), 5)
   t.equal(await sample(metrics, 'qalqan_clickhouse_rows_total'), 5)
@@ -115,8 +132,9 @@ t.test('a replay after a crash between the insert and the commit stores nothing 
   t.equal(events.calls, 2)
   t.equal(events.dropped, 1, 'inserted again under the same token, and dropped')
   t.same(events.rows, rows(100, sent), 'every event once')
-  t.same([...ledger.planned], [[`${TOPIC}:0:100`, '104']])
+  t.same(plans(ledger), ['100-104'])
   t.equal(await sample(restarted.metrics, DUPLICATES), 0, 'the events of the range itself are not taken for copies')
+  t.equal(await sample(restarted.metrics, 'qalqan_events_sent_total{stage="store"}'), 5, 'they are stored')
 
   // Only the commit failed, and Kafka hands the same worker its batch again.
   const more = makeEvents(2, 3)
@@ -135,7 +153,7 @@ t.test('a crash after planning but before the insert: the replay stores the plan
     message: 'memory event store: insert failed (as told)',
   })
   t.same(events.rows, [])
-  t.same([...ledger.planned], [[`${TOPIC}:0:100`, '102']], 'planned before the insert was tried')
+  t.same(plans(ledger), ['100-102'], 'planned before the insert was tried')
 
   const restarted = worker()
   t.equal(await restarted.store(batch(100, sent)), '102', 'cut where the plan ended')
@@ -160,45 +178,91 @@ t.test(
       3,
       'messages after the cut are not counted',
     )
-    t.same([...ledger.planned], [[`${TOPIC}:0:100`, '102']], 'the plan is not widened')
+    t.same(plans(ledger), ['100-102'], 'the plan is not widened')
 
     t.equal(await restarted.store(batch(103, sent.slice(3))), '104')
     t.same(events.rows, rows(100, sent))
-    t.same(
-      [...ledger.planned],
-      [
-        [`${TOPIC}:0:100`, '102'],
-        [`${TOPIC}:0:103`, '104'],
-      ],
-    )
+    t.same(plans(ledger), ['100-102', '103-104'])
     t.same([...events.tokens], [`${TOPIC}:0:100-102`, `${TOPIC}:0:103-104`])
     t.equal(await sample(restarted.metrics, 'qalqan_events_received_total{stage="store"}'), 5)
     t.equal(await sample(restarted.metrics, 'qalqan_events_sent_total{stage="store"}'), 5)
   },
 )
 
-t.test('a refetch shorter than the planned range throws, so that Kafka fetches again', async (t) => {
-  const { events, ledger, rejections, worker } = cluster()
-  const sent = makeEvents(5, 6)
-  t.equal(await worker().store(batch(100, sent)), '104')
-  const sends = rejections.calls
+t.test(
+  'a refetch shorter than the planned range, after a crash that stored the range: the part is found stored, the rest too',
+  async (t) => {
+    const { events, ledger, rejections, worker } = cluster()
+    const sent = makeEvents(5, 6)
+    t.equal(await worker().store(batch(100, sent)), '104')
+    const sends = rejections.calls
 
-  const restarted = worker()
-  await t.rejects(restarted.store(batch(100, sent.slice(0, 3))), {
-    message: `replayed batch ${TOPIC}:0:100 was planned to end at 104 but the fetch ended at 102`,
-  })
-  t.equal(events.calls, 1, 'no insert was tried')
-  t.equal(rejections.calls, sends, 'nothing was sent')
-  t.same([...ledger.planned], [[`${TOPIC}:0:100`, '104']], 'the plan is not narrowed')
-  t.equal(await sample(restarted.metrics, 'qalqan_events_received_total{stage="store"}'), 0)
+    // The commit was lost, and the refetch (a smaller fetch size, say) ends before the plan does.
+    const restarted = worker()
+    t.equal(await restarted.store(batch(100, sent.slice(0, 3))), '102', 'what the fetch holds is handled')
+    t.same(plans(ledger), ['100-104', '103-104'], 'the rest of the plan is planned as a range of its own')
+    t.same(events.tried, [`${TOPIC}:0:100-104`, `${TOPIC}:0:100-104`], "the part goes in under the plan's token")
+    t.equal(events.dropped, 1, 'and is dropped: the whole was stored')
+    t.equal(await restarted.store(batch(103, sent.slice(3))), '104')
+    t.equal(events.calls, 2, 'the rest finds its events stored under the whole plan, and inserts nothing')
+    t.same(events.rows, rows(100, sent), 'every event once')
+    t.equal(rejections.calls, sends + 2, 'an empty send of rejections per batch')
+    t.equal(await sample(restarted.metrics, 'qalqan_events_received_total{stage="store"}'), 5)
+    t.equal(await sample(restarted.metrics, 'qalqan_events_sent_total{stage="store"}'), 5)
+    t.equal(await sample(restarted.metrics, DUPLICATES), 0)
+  },
+)
 
-  t.equal(await restarted.store(batch(100, sent)), '104', 'the whole refetch is handled')
-  t.equal(events.dropped, 1)
-  t.same(events.rows, rows(100, sent))
+t.test(
+  'a refetch shorter than the planned range, after a crash before the insert: the part goes in under the plan, the rest as its own range',
+  async (t) => {
+    const { events, ledger, worker } = cluster()
+    const sent = makeEvents(5, 24)
+    events.failNext(1)
+    await t.rejects(worker(() => false).store(batch(100, sent)), {
+      message: 'memory event store: insert failed (as told)',
+    })
+
+    const restarted = worker()
+    t.equal(await restarted.store(batch(100, sent.slice(0, 3))), '102')
+    t.same(plans(ledger), ['100-104', '103-104'])
+    t.same(events.rows, rows(100, sent.slice(0, 3)))
+    t.same([...events.tokens], [`${TOPIC}:0:100-104`], "the part carries the whole plan's token")
+
+    // A worker still holding the whole range inserts it under the same token: dropped.
+    await events.insert(
+      sent.map((event, i) => ({ offset: String(100 + i), event })),
+      { topic: TOPIC, partition: 0, firstOffset: '100', lastOffset: '104' },
+    )
+    t.equal(events.dropped, 1)
+
+    // The commit of 103 is lost too: the whole range comes again, cut where the rest was planned.
+    t.equal(await restarted.store(batch(100, sent)), '102', 'cut at the rest')
+    t.equal(await restarted.store(batch(103, sent.slice(3))), '104')
+    t.same(events.rows, rows(100, sent), 'every event once')
+    t.same([...events.tokens], [`${TOPIC}:0:100-104`, `${TOPIC}:0:103-104`])
+    t.equal(
+      await sample(restarted.metrics, 'qalqan_events_sent_total{stage="store"}'),
+      8,
+      'the replayed part counted again',
+    )
+    t.equal(await sample(restarted.metrics, DUPLICATES), 0)
+  },
+)
+
+t.test('a refetch shorter than the plan again and again moves on a fetch at a time', async (t) => {
+  const { events, ledger, worker } = cluster()
+  const sent = makeEvents(6, 25)
+  await ledger.plan({ topic: TOPIC, partition: 0, firstOffset: '0', lastOffset: '5' })
+  const { store } = worker()
+  for (let first = 0; first < 6; first += 2)
+    t.equal(await store(batch(first, sent.slice(first, first + 2))), String(first + 1))
+  t.same(plans(ledger), ['0-5', '2-5', '4-5'])
+  t.same(events.rows, rows(0, sent))
 })
 
-t.test('copies of an event id within the window are dropped and counted; older ones are not remembered', async (t) => {
-  const { events, worker } = cluster(4)
+t.test('copies within the window are dropped and counted; ids first seen longer ago are forgotten', async (t) => {
+  const { events, worker, tick } = cluster()
   const { metrics, store } = worker()
   const [e0, e1, e2, e3, e4] = makeEvents(5, 7) as [
     CanonicalEvent,
@@ -209,23 +273,38 @@ t.test('copies of an event id within the window are dropped and counted; older o
   ]
 
   t.equal(await store(batch(0, [e0, e1, e2, e3])), '3')
+  tick(5 * MINUTE)
   t.equal(await store(batch(4, [e3, e0, e4, e4])), '7', 'copies of the last batch, and within the batch')
   t.same(events.rows, [...rows(0, [e0, e1, e2, e3]), row(6, e4)])
   t.equal(await sample(metrics, DUPLICATES), 3)
-  t.equal(await sample(metrics, 'qalqan_events_received_total{stage="store"}'), 8)
-  t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="store"}'), 5)
 
-  // The window holds the last 4 ids stored, e1 to e4: e0 has left it, e2 has not.
-  t.equal(await store(batch(8, [e0, e2])), '9')
-  t.same(events.rows, [...rows(0, [e0, e1, e2, e3]), row(6, e4), row(8, e0)])
+  // 11.5 minutes after e0 to e3 were first seen (their copies did not renew them), 6.5 after e4.
+  tick(6.5 * MINUTE)
+  t.equal(await store(batch(8, [e0, e4, e2])), '10')
+  t.same(events.rows, [...rows(0, [e0, e1, e2, e3]), row(6, e4), row(8, e0), row(10, e2)])
   t.equal(await sample(metrics, DUPLICATES), 4)
 })
 
+t.test('past the most ids the window holds, the oldest are forgotten early and counted', async (t) => {
+  // Slices of 125 ids: the window holds between 875 and 1,000.
+  const { events, worker } = cluster({ windowMs: 10 * MINUTE, maxEntries: 1000 })
+  const { metrics, store } = worker()
+  const sent = makeEvents(1200, 26)
+  t.equal(await store(batch(0, sent)), '1199')
+  t.equal(await sample(metrics, EVICTED), 250, 'two slices forgotten early')
+  t.equal(await store(batch(1200, [sent[0]!, sent[300]!])), '1201')
+  t.same(events.rows.slice(1200), [row(1200, sent[0]!)], 'the window was shorter than configured: a copy got in')
+  t.equal(await sample(metrics, DUPLICATES), 1)
+})
+
 t.test(
-  'after a restart, copies are recognised from the ids stored at the window of offsets before the batch',
+  'after a restart, copies are recognised from the ids stored within the window before the earliest arrival',
   async (t) => {
-    const { events, worker } = cluster(4)
-    const [e0, e1, e2, e3, e4, e5, e6] = makeEvents(7, 8) as [
+    const { events, worker } = cluster()
+    const ten = Date.parse('2025-03-01T10:00:00Z')
+    const [e0, e1, e2, e3, e4, e5, e6] = makeEvents(7, 8).map((e, i) =>
+      arrived(e, i < 2 ? ten : ten + 20 * MINUTE),
+    ) as [
       CanonicalEvent,
       CanonicalEvent,
       CanonicalEvent,
@@ -238,10 +317,11 @@ t.test(
     t.equal(await first.store(batch(0, [e0, e1, e2, e3])), '3')
     t.equal(await first.store(batch(4, [e4, e5])), '5')
 
-    // Offsets 2 to 5 are recalled, e2 to e5; e1 is older than the window.
+    // Resent a minute later: e2 to e5 arrived within the ten minutes before, e0 and e1 earlier.
+    const resent = (e: CanonicalEvent) => arrived(e, ten + 21 * MINUTE)
     const restarted = worker()
-    t.equal(await restarted.store(batch(6, [e2, e1, e5, e6])), '9')
-    t.same(events.rows, [...rows(0, [e0, e1, e2, e3, e4, e5]), row(7, e1), row(9, e6)])
+    t.equal(await restarted.store(batch(6, [resent(e2), resent(e1), resent(e5), resent(e6)])), '9')
+    t.same(events.rows, [...rows(0, [e0, e1, e2, e3, e4, e5]), row(7, resent(e1)), row(9, resent(e6))])
     t.equal(await sample(restarted.metrics, DUPLICATES), 2)
     t.equal(await sample(restarted.metrics, 'qalqan_events_sent_total{stage="store"}'), 2)
   },
@@ -353,7 +433,7 @@ t.test('a failing insert is tried again until ClickHouse takes it, keeping the g
   t.equal(await store(batch(100, sent)), '102')
   t.equal(events.calls, 4)
   t.same(events.rows, rows(100, sent))
-  t.same([...ledger.planned], [[`${TOPIC}:0:100`, '102']])
+  t.same(plans(ledger), ['100-102'])
   t.equal(beats(), 3, 'a heartbeat after each wait')
   t.equal(await sample(metrics, 'qalqan_worker_retries_total{what="writing events to ClickHouse"}'), 3)
   t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="store"}'), 3)
@@ -461,7 +541,8 @@ t.test('a lone event that ClickHouse refuses is rejected without a part', async 
   t.same(events.tried, [`${TOPIC}:0:0-1`, `${TOPIC}:0:2-3`])
   t.same(
     rejections.rejected.map((r) => r.raw),
-    ['not json', 'not json', JSON.stringify(e1)],
+    ['not json', JSON.stringify(e1), 'not json'],
+    'in offset order',
   )
 })
 
@@ -562,3 +643,97 @@ t.test('copies are recognised by sensor and event id: another sensor may use the
   ])
   t.equal(await sample(restarted.metrics, DUPLICATES), 2)
 })
+
+/** Lets the workers' calls to ClickHouse through in this order: `A planned` is worker A's next read of the ledger. */
+async function interleave(lock: Lockstep, steps: readonly string[]): Promise<void> {
+  for (const step of steps) {
+    const [worker = '', call = ''] = step.split(' ')
+    await lock.step(worker, call)
+  }
+}
+
+t.test('two workers that both found no plan follow the one written first, and store each event once', async (t) => {
+  const { events, ledger, worker } = cluster()
+  const lock = new Lockstep()
+  const a = worker(() => true, lock.wrap('A', ledger, events))
+  const b = worker(() => true, lock.wrap('B', ledger, events))
+  const sent = makeEvents(7, 27)
+
+  // A rebalance: both hold partition 0 for a moment, B's fetch reaching further.
+  const storedA = a.store(batch(100, sent.slice(0, 5)))
+  const storedB = b.store(batch(100, sent))
+  await interleave(lock, [
+    'A planned',
+    'B planned',
+    'A plan',
+    'B plan',
+    'A planned',
+    'B planned',
+    'A recallEventIds',
+    'B recallEventIds',
+    'A insert',
+    'B insert',
+    'A planned',
+    'B planned',
+  ])
+  t.equal(await storedA, '104')
+  t.equal(await storedB, '104', "B follows A's plan, written first")
+  t.same(plans(ledger), ['100-104', '100-106'])
+  t.same(events.tried, [`${TOPIC}:0:100-104`, `${TOPIC}:0:100-104`], 'both insert under one token')
+  t.equal(events.dropped, 1)
+  t.same(events.rows, rows(100, sent.slice(0, 5)), 'every event once')
+})
+
+for (const first of ['the whole plan', 'the part'] as const) {
+  t.test(
+    `a worker whose fetch is shorter than the plan it follows splits it; ${first} inserted first, each event is stored once`,
+    async (t) => {
+      const { events, ledger, worker } = cluster()
+      const lock = new Lockstep()
+      const a = worker(() => true, lock.wrap('A', ledger, events))
+      const b = worker(() => true, lock.wrap('B', ledger, events))
+      const sent = makeEvents(5, 28)
+
+      const storedA = a.store(batch(100, sent))
+      const storedB = b.store(batch(100, sent.slice(0, 3)))
+      const inserts = first === 'the whole plan' ? ['A insert', 'B insert'] : ['B insert', 'A insert']
+      await interleave(lock, [
+        'A planned',
+        'B planned',
+        'A plan',
+        'B plan',
+        'A planned',
+        'B planned',
+        // B's fetch ends at 102, A's plan at 104: B plans 103-104 as a range of its own.
+        'B plan',
+        'B planned',
+        'A recallEventIds',
+        'B recallEventIds',
+        ...inserts,
+        'A planned',
+        'B planned',
+      ])
+      t.equal(await storedA, '102', "A sees the split after its insert: B's part may have won the token")
+      t.equal(await storedB, '102')
+      t.same(plans(ledger), ['100-104', '100-102', '103-104'])
+      t.equal(events.dropped, 1, 'one of the two inserts under the plan token is dropped')
+
+      // A goes on from 103, and finds there what it stored of the rest, if its insert won.
+      const rest = a.store(batch(103, sent.slice(3)))
+      await interleave(lock, [
+        'A planned',
+        'A plannedBefore',
+        'A storedOffsets',
+        // Nothing to insert when A's whole plan was stored.
+        ...(first === 'the part' ? ['A insert'] : []),
+        'A planned',
+      ])
+      t.equal(await rest, '104')
+      t.same(
+        [...events.rows].sort((x, y) => Number(x.offset) - Number(y.offset)),
+        rows(100, sent),
+        'every event once',
+      )
+    },
+  )
+}

@@ -182,6 +182,33 @@ t.test('more events than maxEvents are refused, in both formats', async (t) => {
   t.equal(error instanceof QalqanError && error.status, 413)
 })
 
+t.test('an array is counted as it is split: past maxEvents it is refused before any of it is parsed', async (t) => {
+  const at = { ...limits, maxEvents: 3 }
+  const four = Array.from({ length: 4 }, () => JSON.stringify(event)).join(',')
+  t.match(
+    refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `[${four}, not json at all`, 'json', at),
+    'the limit of 3',
+    'what follows the fourth element is not even read',
+  )
+  t.match(refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `[${four},${'['.repeat(100_000)}`, 'json', at), 'the limit of 3')
+  t.match(refusal(t, 'QLQ_ERR_TOO_MANY_EVENTS', `[${'{},'.repeat(2_000_000)}{}]`, 'json', limits), 'the limit of 100')
+  t.match(
+    refusal(t, 'QLQ_ERR_INVALID_JSON', `[${JSON.stringify(event)}, {"category": }]`, 'json'),
+    /^the body is not valid JSON: element 1: /,
+    'a bad element refuses the body, naming the element',
+  )
+  t.match(refusal(t, 'QLQ_ERR_INVALID_JSON', `[${JSON.stringify(event)}] []`, 'json'), 'text after the array')
+})
+
+t.test("an element's raw() is its JSON, however it was spaced, as an event id derived from it has been", async (t) => {
+  const spaced = JSON.stringify(event, null, 2)
+  const records = decodeCanonical(`[\n${spaced} ,\n  ${spaced}\n]`, 'json', limits)
+  t.same(
+    records.map((r) => r.raw()),
+    [JSON.stringify(event), JSON.stringify(event)],
+  )
+})
+
 t.test('an NDJSON line longer than maxLineLength refuses the body', async (t) => {
   const at = { ...limits, maxLineLength: 300 }
   const long = JSON.stringify({ ...event, signature: 'x'.repeat(300) })

@@ -3,10 +3,12 @@ import t, { type Test } from 'tap'
 import { checkMutations, JSON_JUNK } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
 import { decodeCowrie as decodeCowrieWith } from '../../../../services/collector/decode/cowrie.js'
-import type { Decoded } from '../../../../services/collector/decode/decoded.js'
+import type { Decoded, DecodeContext } from '../../../../services/collector/decode/decoded.js'
 
-/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32). */
-const decodeCowrie = (record: string) => decodeCowrieWith(record, { maxDepth: 32 })
+/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32), from a sensor in Almaty. */
+const AT: DecodeContext = { maxDepth: 32, receivedAt: new Date('2024-03-14T05:00:00.000Z'), timeZone: 'Asia/Almaty' }
+const decodeCowrie = (record: string, context: Partial<DecodeContext> = {}) =>
+  decodeCowrieWith(record, { ...AT, ...context })
 
 function fixture(name: string): string[] {
   return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8')
@@ -55,6 +57,17 @@ t.test('a failed login becomes the canonical fields, without the credentials', a
     count: 1,
   })
   t.notMatch(JSON.stringify(event), /S3cr3t|root/, 'neither the password nor the username is carried')
+})
+
+t.test("the time is the record's own, whatever the receive time, zone and envelope time given", async (t) => {
+  const decoded = decodeCowrie(logLine('cowrie.login.failed'))
+  t.equal(decoded.kind === 'event' ? decoded.timeSource : undefined, 'event')
+  const elsewhere = decodeCowrie(logLine('cowrie.login.failed'), {
+    receivedAt: new Date('2031-07-01T00:00:00.000Z'),
+    timeZone: 'America/Los_Angeles',
+    envelopeTime: new Date('2020-01-01T00:00:00.000Z'),
+  })
+  t.same(elsewhere, decoded)
 })
 
 t.test('each attack step has its category, severity, signature and technique', async (t) => {
@@ -142,6 +155,14 @@ t.test('attacker-chosen text in the signature is cut short; without it the bare 
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input'))).signature, 'command')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: ['ls'] }))).signature, 'command')
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.session.file_download', { url: null }))).signature, 'file download')
+  t.equal(
+    eventOf(
+      t,
+      decodeCowrie(logLine('cowrie.session.file_download', { url: undefined, destfile: '/root/.ssh/authorized_keys' })),
+    ).signature,
+    'file download: /root/.ssh/authorized_keys',
+    'output redirected into a file names the file',
+  )
   t.equal(eventOf(t, decodeCowrie(logLine('cowrie.session.file_upload', { filename: 7 }))).signature, 'file upload')
   t.equal(
     eventOf(t, decodeCowrie(logLine('cowrie.command.input', { input: 'rm -rf /\n\u0000' }))).signature,

@@ -3,10 +3,12 @@ import t, { type Test } from 'tap'
 import { checkMutations, JSON_JUNK } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
 import { decodeSuricata as decodeSuricataWith } from '../../../../services/collector/decode/suricata.js'
-import type { Decoded } from '../../../../services/collector/decode/decoded.js'
+import type { Decoded, DecodeContext } from '../../../../services/collector/decode/decoded.js'
 
-/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32). */
-const decodeSuricata = (record: string) => decodeSuricataWith(record, { maxDepth: 32 })
+/** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32), from a sensor in Almaty. */
+const AT: DecodeContext = { maxDepth: 32, receivedAt: new Date('2024-03-14T05:00:00.000Z'), timeZone: 'Asia/Almaty' }
+const decodeSuricata = (record: string, context: Partial<DecodeContext> = {}) =>
+  decodeSuricataWith(record, { ...AT, ...context })
 
 function fixture(name: string): string[] {
   return readFileSync(new URL(`../../../fixtures/sensors/${name}`, import.meta.url), 'utf8')
@@ -69,6 +71,22 @@ t.test('an alert becomes the canonical fields', async (t) => {
     protocol: 'tcp',
     count: 1,
   })
+})
+
+t.test("the time is the record's own, whatever the receive time, zone and envelope time given", async (t) => {
+  for (const line of [
+    alertLine(),
+    JSON.stringify({ ...JSON.parse(alertLine()), event_type: 'anomaly', anomaly: { type: 'decode' } }),
+  ]) {
+    const decoded = decodeSuricata(line)
+    t.equal(decoded.kind === 'event' ? decoded.timeSource : undefined, 'event')
+    const elsewhere = decodeSuricata(line, {
+      receivedAt: new Date('2031-07-01T00:00:00.000Z'),
+      timeZone: 'America/Los_Angeles',
+      envelopeTime: new Date('2020-01-01T00:00:00.000Z'),
+    })
+    t.same(elsewhere, decoded)
+  }
 })
 
 t.test('every line of the fixture', async (t) => {
@@ -224,6 +242,8 @@ t.test('the ruleset group in the signature decides the category', async (t) => {
     ['ET PHISHING Successful Generic Phish', 'phishing'],
     ['ET POLICY Outbound SSH on Non-Standard Port', 'policy_violation'],
     ['GPL SCAN nmap XMAS', 'scan'],
+    ['GPL ATTACK_RESPONSE id check returned root', 'exploit'],
+    ['ET ATTACK_RESPONSE Possible /etc/passwd via HTTP (linux style)', 'exploit'],
     ['ETPRO TROJAN Win32/Emotet Checkin', 'malware'],
   ]
   for (const [signature, category] of cases) {

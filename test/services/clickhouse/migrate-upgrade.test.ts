@@ -1,0 +1,141 @@
+import t from 'tap'
+import { createClickHouse } from '../../../services/clickhouse/client.js'
+import { ClickHouseEventStore } from '../../../services/clickhouse/events.js'
+import type { OffsetRange } from '../../../services/clickhouse/interfaces.js'
+import { ClickHouseLedger } from '../../../services/clickhouse/ledger.js'
+import { MIGRATIONS_TABLE, migrate } from '../../../services/clickhouse/migrate.js'
+import { MIGRATIONS, type MigrationStep } from '../../../services/clickhouse/migrations/index.js'
+import { applyRetention } from '../../../services/clickhouse/retention.js'
+import { QalqanError } from '../../../services/errors.js'
+import { attackTotals, rawEventCount } from '../../helpers/clickhouse.js'
+import { makeEvents, totalsByKey } from '../../helpers/events.js'
+import { testConfig } from '../../helpers/stack.js'
+
+// A database as the versions before recorded steps left it, upgraded in place. Its own process, so
+// its own data folder.
+const config = testConfig()
+const client = await createClickHouse(config)
+t.teardown(() => client.close())
+const TOPIC = 'qalqan.events.v1'
+const FROM = '2025-03-01 00:00:00'
+const TO = '2025-03-02 00:00:00'
+
+async function rows<T>(query: string): Promise<T[]> {
+  return (await client.query({ query, format: 'JSONEachRow' })).json<T>()
+}
+
+const tables = async () =>
+  (await rows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name')).map(
+    (row) => row.name,
+  )
+
+/** What the worker does with a batch: record its range in the ledger, then insert its rows under the range's token. */
+async function store(events: ReturnType<typeof makeEvents>, partition: number, first: number): Promise<OffsetRange> {
+  const range = { topic: TOPIC, partition, firstOffset: String(first), lastOffset: String(first + events.length - 1) }
+  await new ClickHouseLedger(client).plan(range)
+  await new ClickHouseEventStore(client).insert(
+    events.map((event, i) => ({ offset: String(first + i), event })),
+    range,
+  )
+  return range
+}
+
+async function totals() {
+  return {
+    '1m': await attackTotals(client, 'attacks_1m', FROM, TO),
+    '1h': await attackTotals(client, 'attacks_1h', FROM, TO),
+    '1d': await attackTotals(client, 'attacks_1d', FROM, TO),
+  }
+}
+
+t.test('tables of an earlier form are refused, naming each difference, and left as they were', async (t) => {
+  // attacks_1m as it was before the aggregates had the organisation.
+  await client.command({
+    query: `CREATE TABLE attacks_1m
+      (
+          window_start DateTime('UTC'),
+          sector LowCardinality(String),
+          region LowCardinality(String),
+          category LowCardinality(String),
+          severity UInt8,
+          src_country LowCardinality(String),
+          events SimpleAggregateFunction(sum, UInt64),
+          sources AggregateFunction(uniq, String),
+          targets AggregateFunction(uniq, String),
+          first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+          last_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+      )
+      ENGINE = AggregatingMergeTree
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (window_start, sector, region, category, severity, src_country)`,
+  })
+  const err = await migrate(client).then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+  t.type(err, QalqanError)
+  t.equal((err as QalqanError).code, 'QLQ_ERR_SCHEMA_UNRECOGNISED')
+  const message = (err as Error).message
+  t.match(message, 'differ from version 1 (0001-initial)')
+  t.match(message, 'attacks_1m has no column org LowCardinality(String)')
+  t.match(message, "attacks_1m.last_seen is SimpleAggregateFunction(min, DateTime64(3, 'UTC')), not")
+  t.match(
+    message,
+    'attacks_1m is sorted by (window_start, sector, region, category, severity, src_country), not (window_start, sector, region, category, severity, src_country, org)',
+  )
+  t.match(message, 'docs/operations.md')
+  t.same(await tables(), ['attacks_1m'], 'nothing was created')
+  await client.command({ query: 'DROP TABLE attacks_1m' })
+})
+
+t.test('a database of the previous version is taken as version 1 and upgraded in place, its data kept', async (t) => {
+  // What the previous version ran at each start: step 1's statements, then the retention.
+  const initial = MIGRATIONS[0] as MigrationStep
+  for (const statement of initial.statements) await client.command({ query: statement })
+  await applyRetention(client, config.retentionDays)
+  const stored = makeEvents(300, 11)
+  const ranges = [await store(stored.slice(0, 200), 0, 0), await store(stored.slice(200), 1, 40)]
+  const before = await totals()
+  t.same(before['1m'], totalsByKey(stored), 'the views aggregated what was stored')
+  t.notOk((await tables()).includes(MIGRATIONS_TABLE))
+
+  const report = await migrate(client)
+  t.same(report, { from: 1, to: 2, applied: ['0002-time-source'], adopted: true, statements: 2 })
+  t.same(
+    await rows(`SELECT version, name FROM ${MIGRATIONS_TABLE} ORDER BY version`),
+    MIGRATIONS.map(({ version, name }) => ({ version, name })),
+  )
+
+  t.equal(await rawEventCount(client, TOPIC), 300, 'every raw event is still there')
+  t.same(await totals(), before, 'and every aggregate')
+  t.same(
+    await rows('SELECT time_source, count() AS n FROM events_raw GROUP BY time_source'),
+    [{ time_source: 'event', n: 300 }],
+    'the rows stored before the step read the default',
+  )
+  const ledger = new ClickHouseLedger(client)
+  t.equal(await ledger.plannedLastOffset({ topic: TOPIC, partition: 1, firstOffset: '40' }), ranges[1]?.lastOffset)
+  t.same(
+    (await ledger.recentEventIds(TOPIC, 0, '200', 3)).map((key) => key.eventId),
+    stored.slice(197, 200).map((event) => event.event_id),
+    'the ledger recalls the ids stored before the upgrade',
+  )
+  t.same(await applyRetention(client, config.retentionDays), [], 'the retention set before is kept')
+
+  // The worker goes on: a replayed range is still dropped, and new rows reach every aggregate.
+  await store(stored.slice(0, 200), 0, 0)
+  t.equal(await rawEventCount(client, TOPIC), 300, 'a replay of a range stored before the upgrade is dropped')
+  const more = makeEvents(120, 12)
+  await store(more, 2, 0)
+  t.equal(await rawEventCount(client, TOPIC), 420)
+  const after = await totals()
+  t.same(after['1m'], totalsByKey([...stored, ...more]))
+  t.same(after['1h'], after['1m'])
+  t.same(after['1d'], after['1m'])
+
+  t.same(
+    await migrate(client),
+    { from: 2, to: 2, applied: [], adopted: false, statements: 0 },
+    'then a start changes nothing',
+  )
+})
