@@ -42,9 +42,9 @@ export function clusterStatement(statement: string, cluster: string): string[] {
   }
   const alter = /^ALTER TABLE (\w+) (.+)$/s.exec(statement)
   if (alter !== null) {
-    const [, name, change] = alter as unknown as [string, string, string]
-    // Replicated tables deduplicate inserts by themselves; the window is for plain MergeTree.
-    if (/^MODIFY SETTING non_replicated_deduplication_window\b/.test(change)) return []
+    const [, name, written] = alter as unknown as [string, string, string]
+    const change = withoutDeduplicationWindow(written)
+    if (change === undefined) return []
     const local = `ALTER TABLE ${name}_local ${on} ${change}`
     // The Distributed table has the columns of its local table; indexes, TTLs and the like are the data's.
     return /^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b/.test(change)
@@ -52,6 +52,20 @@ export function clusterStatement(statement: string, cluster: string): string[] {
       : [local]
   }
   throw new Error(`no cluster form for the statement: ${statement.slice(0, 80)}`)
+}
+
+/**
+ * A MODIFY SETTING without non_replicated_deduplication_window, which replicated tables do without: they
+ * deduplicate inserts by themselves. Undefined when nothing else is set; any other change as written.
+ */
+function withoutDeduplicationWindow(change: string): string | undefined {
+  const modify = /^MODIFY SETTING (.+)$/s.exec(change)
+  if (modify === null) return change
+  const settings = (modify[1] as string).match(/(?:[^,']|'(?:[^'\\]|\\.)*')+/g) ?? []
+  const kept = settings
+    .map((setting) => setting.trim())
+    .filter((setting) => !/^non_replicated_deduplication_window\s*=/.test(setting))
+  return kept.length === 0 ? undefined : `MODIFY SETTING ${kept.join(', ')}`
 }
 
 function quoteIdentifier(name: string): string {

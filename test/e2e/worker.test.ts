@@ -248,8 +248,17 @@ t.test(
     const clickhouse = await openClickHouse(testConfig())
     t.teardown(() => clickhouse.close())
     await clickhouse.migrate()
+    // As a ledger from before schema step 3: every plan at an offset kept, so the reader's order decides.
     await reader.command({ query: 'SYSTEM STOP MERGES worker_batches' })
-    t.teardown(() => reader.command({ query: 'SYSTEM START MERGES worker_batches' }))
+    await reader.command({
+      query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 0',
+    })
+    t.teardown(async () => {
+      await reader.command({
+        query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 10000',
+      })
+      await reader.command({ query: 'SYSTEM START MERGES worker_batches' })
+    })
     const topic = `ledger.${randomBytes(4).toString('hex')}`
     const plan = (first: number, last: number) =>
       clickhouse.ledger.plan({ topic, partition: 0, firstOffset: String(first), lastOffset: String(last) })
@@ -319,10 +328,18 @@ t.test(
   async (t) => {
     const topic = `race.${randomBytes(4).toString('hex')}`
     const { clickhouse, store, steps, batch, rowsPerOffset } = await racingStores(t, topic)
-    // A merge of two plans at one offset keeps the later: held off here, so that the order of the
-    // plans is what is tested (the schema step proposed with this keeps only the first plan at all).
+    // A ledger from before schema step 3 keeps every plan at an offset, and a merge keeps the later:
+    // both are set up here (no window, merges held off), so that the reader's own order is tested.
     await reader.command({ query: 'SYSTEM STOP MERGES worker_batches' })
-    t.teardown(() => reader.command({ query: 'SYSTEM START MERGES worker_batches' }))
+    await reader.command({
+      query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 0',
+    })
+    t.teardown(async () => {
+      await reader.command({
+        query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 10000',
+      })
+      await reader.command({ query: 'SYSTEM START MERGES worker_batches' })
+    })
     const sent = makeEvents(7, 47, Date.parse('2025-08-02T00:00:00Z'))
     const a = store('A')
     const b = store('B')
@@ -355,13 +372,7 @@ for (const first of ['A', 'B'] as const) {
     async (t) => {
       const topic = `race.${randomBytes(4).toString('hex')}`
       const { clickhouse, store, steps, batch, rowsPerOffset } = await racingStores(t, topic)
-      // The schema step proposed with this change: only the first plan at an offset is kept.
-      await reader.command({
-        query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 1000',
-      })
-      t.teardown(() =>
-        reader.command({ query: 'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 0' }),
-      )
+      // Schema step 3 keeps only the first plan at an offset, as the migrated table here does.
       const sent = makeEvents(5, 53, Date.parse('2025-08-03T00:00:00Z'))
       const a = store('A')
       const b = store('B')

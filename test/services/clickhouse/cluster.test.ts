@@ -80,3 +80,51 @@ t.test(
     ])
   },
 )
+
+t.test(
+  'the step that sets the deduplication window has no cluster form: replicated tables deduplicate by themselves',
+  async (t) => {
+    const step = MIGRATIONS.find((known) => known.name === 'one-plan-per-offset')
+    t.ok(step?.statements.length, 'the step is there, with its statements')
+    for (const statement of step?.statements ?? []) t.same(clusterStatement(statement, 'qalqan'), [], statement)
+    // The ledger's tables on a cluster are what they were before the step.
+    const batches = statements.find((s) => s.includes('CREATE TABLE IF NOT EXISTS worker_batches')) ?? ''
+    t.same(clusterStatement(batches, 'qalqan'), [
+      `CREATE TABLE IF NOT EXISTS worker_batches_local ON CLUSTER \`qalqan\`
+(
+    topic String,
+    partition UInt32,
+    first_offset UInt64,
+    last_offset UInt64,
+    planned_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/worker_batches_local', '{replica}')
+ORDER BY (topic, partition, first_offset)
+TTL planned_at + INTERVAL 7 DAY`,
+      "CREATE TABLE IF NOT EXISTS worker_batches ON CLUSTER `qalqan` AS worker_batches_local ENGINE = Distributed('qalqan', currentDatabase(), worker_batches_local, rand())",
+    ])
+  },
+)
+
+t.test('other settings reach the local tables, also when set with the deduplication window', async (t) => {
+  t.same(clusterStatement('ALTER TABLE worker_batches MODIFY SETTING ttl_only_drop_parts = 1', 'c'), [
+    'ALTER TABLE worker_batches_local ON CLUSTER `c` MODIFY SETTING ttl_only_drop_parts = 1',
+  ])
+  t.same(
+    clusterStatement(
+      "ALTER TABLE events_raw MODIFY SETTING ttl_only_drop_parts = 1, non_replicated_deduplication_window = 100, storage_policy = 'a,b'",
+      'c',
+    ),
+    ["ALTER TABLE events_raw_local ON CLUSTER `c` MODIFY SETTING ttl_only_drop_parts = 1, storage_policy = 'a,b'"],
+  )
+  t.same(
+    clusterStatement(
+      'ALTER TABLE worker_batches MODIFY SETTING non_replicated_deduplication_window = 100, ttl_only_drop_parts = 1',
+      'c',
+    ),
+    ['ALTER TABLE worker_batches_local ON CLUSTER `c` MODIFY SETTING ttl_only_drop_parts = 1'],
+  )
+  t.same(clusterStatement('ALTER TABLE events_raw MODIFY SETTING non_replicated_deduplication_window_x = 1', 'c'), [
+    'ALTER TABLE events_raw_local ON CLUSTER `c` MODIFY SETTING non_replicated_deduplication_window_x = 1',
+  ])
+})

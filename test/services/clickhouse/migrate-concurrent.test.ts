@@ -13,7 +13,7 @@ t.test('starts at once on an empty database: each may run a step, none fails, th
   t.teardown(() => Promise.all(clients.map((client) => client.close())))
   const reports = await Promise.all(clients.map((client) => migrate(client)))
   t.ok(
-    reports.every((report) => report.to === 2),
+    reports.every((report) => report.to === MIGRATIONS.at(-1)?.version),
     'every start reached the last version',
   )
   t.ok(
@@ -41,5 +41,12 @@ t.test('starts at once on an empty database: each may run a step, none fails, th
     })
   ).json<{ n: number | string }>()
   t.equal(Number(column?.n), 1)
+  const [batches] = await (
+    await client.query({
+      query: "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'worker_batches'",
+      format: 'JSONEachRow',
+    })
+  ).json<{ engine_full: string }>()
+  t.match(batches?.engine_full, /\bnon_replicated_deduplication_window = 10000\b/)
   t.same((await migrate(client)).applied, [], 'a later start finds every step recorded')
 })

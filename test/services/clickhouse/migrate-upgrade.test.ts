@@ -3,7 +3,7 @@ import { createClickHouse } from '../../../services/clickhouse/client.js'
 import { ClickHouseEventStore } from '../../../services/clickhouse/events.js'
 import type { OffsetRange } from '../../../services/clickhouse/interfaces.js'
 import { ClickHouseLedger } from '../../../services/clickhouse/ledger.js'
-import { MIGRATIONS_TABLE, migrate } from '../../../services/clickhouse/migrate.js'
+import { MIGRATIONS_TABLE, migrate, stepLabel } from '../../../services/clickhouse/migrate.js'
 import { MIGRATIONS, type MigrationStep } from '../../../services/clickhouse/migrations/index.js'
 import { applyRetention } from '../../../services/clickhouse/retention.js'
 import { QalqanError } from '../../../services/errors.js'
@@ -19,6 +19,7 @@ t.teardown(() => client.close())
 const TOPIC = 'qalqan.events.v1'
 const FROM = '2025-03-01 00:00:00'
 const TO = '2025-03-02 00:00:00'
+const last = MIGRATIONS.at(-1) as MigrationStep
 
 async function rows<T>(query: string): Promise<T[]> {
   return (await client.query({ query, format: 'JSONEachRow' })).json<T>()
@@ -39,6 +40,13 @@ async function store(events: ReturnType<typeof makeEvents>, partition: number, f
   )
   return range
 }
+
+/** The ranges planned for a topic, each row as stored, in the order written. */
+const plans = (topic: string) =>
+  rows<{ first: string; last: string }>(
+    `SELECT toString(first_offset) AS first, toString(last_offset) AS last FROM worker_batches WHERE topic = '${topic}'
+     ORDER BY first_offset, toUInt64OrZero(splitByChar('_', _part)[2])`,
+  )
 
 async function totals() {
   return {
@@ -98,12 +106,37 @@ t.test('a database of the previous version is taken as version 1 and upgraded in
   const before = await totals()
   t.same(before['1m'], totalsByKey(stored), 'the views aggregated what was stored')
   t.notOk((await tables()).includes(MIGRATIONS_TABLE))
+  // Two workers planning at one offset: this version keeps both plans, and a merge keeps the later.
+  const ledger = new ClickHouseLedger(client)
+  await ledger.plan({ topic: 'upgrade.plans', partition: 0, firstOffset: '7', lastOffset: '9' })
+  await ledger.plan({ topic: 'upgrade.plans', partition: 0, firstOffset: '7', lastOffset: '8' })
+  t.same(await plans('upgrade.plans'), [
+    { first: '7', last: '9' },
+    { first: '7', last: '8' },
+  ])
+  await client.command({ query: 'OPTIMIZE TABLE worker_batches FINAL' })
+  t.same(await plans('upgrade.plans'), [{ first: '7', last: '8' }], 'before the upgrade, a merge keeps the later plan')
 
   const report = await migrate(client)
-  t.same(report, { from: 1, to: 2, applied: ['0002-time-source'], adopted: true, statements: 2 })
+  const upgrades = MIGRATIONS.slice(1)
+  t.same(report, {
+    from: 1,
+    to: last.version,
+    applied: upgrades.map(stepLabel),
+    adopted: true,
+    statements: 1 + upgrades.reduce((sum, step) => sum + step.statements.length, 0),
+  })
   t.same(
     await rows(`SELECT version, name FROM ${MIGRATIONS_TABLE} ORDER BY version`),
     MIGRATIONS.map(({ version, name }) => ({ version, name })),
+  )
+  const [batches] = await rows<{ engine_full: string }>(
+    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'worker_batches'",
+  )
+  t.match(
+    batches?.engine_full,
+    /\bSETTINGS .*\bnon_replicated_deduplication_window = 10000\b/,
+    'the ledger deduplicates inserts now',
   )
 
   t.equal(await rawEventCount(client, TOPIC), 300, 'every raw event is still there')
@@ -113,7 +146,6 @@ t.test('a database of the previous version is taken as version 1 and upgraded in
     [{ time_source: 'event', n: 300 }],
     'the rows stored before the step read the default',
   )
-  const ledger = new ClickHouseLedger(client)
   t.equal(await ledger.plannedLastOffset({ topic: TOPIC, partition: 1, firstOffset: '40' }), ranges[1]?.lastOffset)
   t.same(
     (await ledger.recentEventIds(TOPIC, 0, '200', 3)).map((key) => key.eventId),
@@ -133,9 +165,18 @@ t.test('a database of the previous version is taken as version 1 and upgraded in
   t.same(after['1h'], after['1m'])
   t.same(after['1d'], after['1m'])
 
+  // Now a second plan at one offset is dropped on insert, and a merge has only the first to keep.
+  await ledger.plan({ topic: 'upgrade.plans', partition: 0, firstOffset: '10', lastOffset: '14' })
+  await ledger.plan({ topic: 'upgrade.plans', partition: 0, firstOffset: '10', lastOffset: '12' })
+  await client.command({ query: 'OPTIMIZE TABLE worker_batches FINAL' })
+  t.same(await plans('upgrade.plans'), [
+    { first: '7', last: '8' },
+    { first: '10', last: '14' },
+  ])
+
   t.same(
     await migrate(client),
-    { from: 2, to: 2, applied: [], adopted: false, statements: 0 },
+    { from: last.version, to: last.version, applied: [], adopted: false, statements: 0 },
     'then a start changes nothing',
   )
 })
