@@ -112,6 +112,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS: wholeNumber(100, 3_600_000).optional(),
   QALQAN_COLLECTOR_KEEP_ALIVE_TIMEOUT_MS: wholeNumber(100, 3_600_000).default(72_000),
   QALQAN_COLLECTOR_MAX_CONNECTIONS: wholeNumber(1, 1_000_000).default(1024),
+  QALQAN_COLLECTOR_MAX_COUNT: wholeNumber(1, 1_000_000).default(10_000),
   QALQAN_QUERY_HOST: nonEmpty.default('127.0.0.1'),
   QALQAN_QUERY_PORT: wholeNumber(0, 65535).default(8081),
   QALQAN_QUERY_MAX_RANGE_DAYS: wholeNumber(1, 3660).default(366),
@@ -292,6 +293,8 @@ function toConfig(s: Settings) {
         s.QALQAN_COLLECTOR_HEADERS_TIMEOUT_MS ?? Math.min(10_000, s.QALQAN_COLLECTOR_REQUEST_TIMEOUT_MS),
       keepAliveTimeoutMs: s.QALQAN_COLLECTOR_KEEP_ALIVE_TIMEOUT_MS,
       maxConnections: s.QALQAN_COLLECTOR_MAX_CONNECTIONS,
+      /** The most occurrences one event may stand for (`count`); an event above it is rejected. */
+      maxCount: s.QALQAN_COLLECTOR_MAX_COUNT,
       /** The worker's time rule, applied at the door so a sensor hears about a wrong clock. */
       timeLimits: {
         maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,

@@ -4,10 +4,13 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { QalqanError } from './errors.js'
 import { createLogger } from './logger.js'
 import { hashToken } from './http/tokens.js'
+import { replayRejected } from './replay/replay-rejected.js'
 import { ROLES, type Running, startRoles } from './roles.js'
 
 const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
        qalqan token        print a new random token and the SHA-256 to put in the token registry
+       qalqan replay-rejected [--dry-run] [--sensor=...] ...
+                           replay the rejected topic through the current decoders (--help for its options)
 
 Roles:
 ${Object.entries(ROLES)
@@ -18,6 +21,7 @@ Settings come from QALQAN_* environment variables and the optional JSON file nam
 QALQAN_CONFIG_FILE; README.md lists them all.`
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'replay-rejected') return replayRejected(argv.slice(1), { ...process.env })
   const flags = new Map<string, string>()
   for (const arg of argv) {
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)

@@ -73,6 +73,19 @@ const CATALOGUE = {
     help: 'Events in a partition not yet written, as of the last batch.',
     labels: ['topic', 'partition'],
   },
+  attributionRefused: {
+    type: 'counter',
+    name: 'qalqan_collector_attribution_refused_total',
+    help: "Events whose target the asset registry places in an organisation their sensor may not file under; they keep the sensor's own.",
+    labels: ['sensor'],
+  },
+  sensorClockSkew: {
+    type: 'histogram',
+    name: 'qalqan_sensor_clock_skew_seconds',
+    help: "Receive time minus the event's own time, per sensor; negative: the sensor's clock is ahead.",
+    labels: ['sensor'],
+    buckets: [-3600, -600, -60, -5, 5, 60, 600, 3600, 18_000],
+  },
   dedupEvicted: {
     type: 'counter',
     name: 'qalqan_worker_dedup_evicted_total',
@@ -110,7 +123,7 @@ export class Metrics {
       const options = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers }
       if (spec.type === 'counter') return new Counter(options)
       if (spec.type === 'gauge') return new Gauge(options)
-      return new Histogram({ ...options, buckets: BUCKETS })
+      return new Histogram({ ...options, buckets: 'buckets' in spec ? [...spec.buckets] : BUCKETS })
     }
     this.instruments = Object.fromEntries(Object.entries(CATALOGUE).map(([key, spec]) => [key, make(spec)])) as never
     collectDefaultMetrics({ register: this.registry })
@@ -133,11 +146,20 @@ export class Metrics {
   }
 
   sensorSeen(sensorId: string, at: Date): void {
-    if (!this.sensors.has(sensorId)) {
-      if (this.sensors.size >= MAX_SENSORS) return
-      this.sensors.add(sensorId)
-    }
+    if (!this.tracks(sensorId)) return
     this.instruments.sensorLastSeen.set({ sensor: sensorId }, Math.floor(at.getTime() / 1000))
+  }
+
+  /** The clock skews of one request's events, in seconds (receive time minus event time). */
+  sensorClockSkew(sensorId: string, seconds: readonly number[]): void {
+    if (seconds.length === 0 || !this.tracks(sensorId)) return
+    const histogram = this.instruments.sensorClockSkew.labels({ sensor: sensorId })
+    for (const value of seconds) histogram.observe(value)
+  }
+
+  /** Past the most sensors tracked, refusals are still counted, under an empty sensor. */
+  attributionRefused(sensorId: string): void {
+    this.instruments.attributionRefused.inc({ sensor: this.tracks(sensorId) ? sensorId : '' })
   }
 
   kafkaPending(events: number): void {
@@ -163,6 +185,14 @@ export class Metrics {
 
   dedupEvicted(ids: number): void {
     this.instruments.dedupEvicted.inc(ids)
+  }
+
+  /** Whether a sensor has, or may still get, series of its own. */
+  private tracks(sensorId: string): boolean {
+    if (this.sensors.has(sensorId)) return true
+    if (this.sensors.size >= MAX_SENSORS) return false
+    this.sensors.add(sensorId)
+    return true
   }
 
   /** The Prometheus text exposition. */

@@ -8,7 +8,7 @@ import { createServer, serveMetrics } from '../http/server.js'
 import { ingest, type IngestDeps, type IngestResult } from './ingest.js'
 import type { Metrics } from '../metrics.js'
 import { RateLimiter } from './rate-limit.js'
-import type { TokenRegistry } from '../http/tokens.js'
+import type { Sensor, TokenRegistry } from '../http/tokens.js'
 import type { EventSender } from '../kafka/index.js'
 import { decodeCanonical, type BodyFormat } from './decode/canonical.js'
 import { FORMAT_NAMES, FORMATS, isLineFormat, type LineFormat } from './decode/formats.js'
@@ -25,7 +25,8 @@ export interface CollectorDeps {
   readonly tokens: () => TokenRegistry
   readonly kafka: EventSender
   readonly metrics: Metrics
-  readonly enrich: (event: CanonicalEvent) => CanonicalEvent
+  /** Places the event; the sensor's registration says whom it may file events under. */
+  readonly enrich: (event: CanonicalEvent, sensor: Sensor) => CanonicalEvent
   /** Problems that make this collector unfit for traffic (Kafka unreachable, a registry not loaded); empty when ready. */
   readonly readiness: () => string[]
 }
@@ -45,6 +46,7 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
     rateLimiter: new RateLimiter(config.collector.sensorRate, config.collector.sensorBurst),
     enrich: deps.enrich,
     timeLimits: config.collector.timeLimits,
+    maxCount: config.collector.maxCount,
   }
   const readText = (request: FastifyRequest) => {
     deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown')

@@ -21,8 +21,11 @@ export interface IngestDeps {
   readonly kafka: EventSender
   readonly metrics: Metrics
   readonly rateLimiter: RateLimiter
-  readonly enrich: (event: CanonicalEvent) => CanonicalEvent
+  /** Places the event; the sensor's registration says whom it may file events under. */
+  readonly enrich: (event: CanonicalEvent, sensor: Sensor) => CanonicalEvent
   readonly timeLimits: TimeLimits
+  /** QALQAN_COLLECTOR_MAX_COUNT: the most occurrences one event may stand for; unset, the schema's. */
+  readonly maxCount?: number
 }
 
 const MAX_REJECTIONS_LISTED = 100
@@ -50,6 +53,7 @@ export async function ingest(
   }
   const events: CanonicalEvent[] = []
   const rejected: RejectedRecord[] = []
+  const skews: number[] = []
   let skipped = 0
   for (const { decoded, ...record } of records) {
     if (decoded.kind === 'skipped') {
@@ -68,8 +72,15 @@ export async function ingest(
         { sensor, receivedAt, newEventId, timeLimits: deps.timeLimits },
         decoded.timeSource,
       )
-      if (normalized.ok) {
-        const event = deps.enrich(normalized.event)
+      if (decoded.timeSource !== 'received') {
+        const skew = clockSkew(decoded.event.occurred_at, normalized.ok, receivedAt, deps.timeLimits)
+        if (skew !== undefined) skews.push(skew)
+      }
+      if (!normalized.ok) reason = normalized.reason
+      else if (deps.maxCount !== undefined && normalized.event.count > deps.maxCount) {
+        reason = `count: ${normalized.event.count} is above ${deps.maxCount}, the most one event may stand for (QALQAN_COLLECTOR_MAX_COUNT): send it as several events, or ask the operator to raise the ceiling`
+      } else {
+        const event = deps.enrich(normalized.event, sensor)
         // An event larger than Kafka takes in one message is refused here, with its reason.
         const refused = deps.kafka.refusal?.(event)
         if (refused === undefined) {
@@ -77,7 +88,7 @@ export async function ingest(
           continue
         }
         reason = refused
-      } else reason = normalized.reason
+      }
     }
     rejected.push({
       reason,
@@ -99,9 +110,21 @@ export async function ingest(
   if (rejected.length > 0) deps.metrics.error('decode', 'invalid_event', rejected.length)
   await deps.kafka.send(events, rejected)
   deps.metrics.sensorSeen(sensor.id, receivedAt)
+  deps.metrics.sensorClockSkew(sensor.id, skews)
   return {
     accepted: events.length,
     skipped,
     rejected: rejected.slice(0, MAX_REJECTIONS_LISTED).map(({ index, reason }) => ({ index: index ?? -1, reason })),
   }
+}
+
+/**
+ * How far the sensor's clock is behind the collector's, in seconds (receive time minus the event's
+ * time; negative: ahead), from an event whose time the time rule accepted or refused as too far
+ * off; undefined for a time refused for another reason.
+ */
+function clockSkew(occurredAt: string, accepted: boolean, receivedAt: Date, limits: TimeLimits): number | undefined {
+  const skewMs = receivedAt.getTime() - Date.parse(occurredAt)
+  if (Number.isNaN(skewMs)) return undefined
+  return accepted || skewMs < -limits.maxFutureMs || skewMs > limits.maxAgeMs ? skewMs / 1000 : undefined
 }

@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js'
 import { Reloadable } from '../reloadable.js'
 import { buildCollector } from './app.js'
 import { AssetRegistry } from './enrich/assets.js'
-import { enrich } from './enrich/enrich.js'
+import { enrich, type EnrichLookups } from './enrich/enrich.js'
 import { countryDatabase, countryOf } from './enrich/geoip.js'
 
 export interface CollectorNeeds {
@@ -34,7 +34,11 @@ export async function startCollector(needs: CollectorNeeds): Promise<{ url: stri
     { assets: config.assetsFile ?? null, countryDatabaseBuilt: geo.builtAt.toISOString() },
     'enrichment ready',
   )
-  const lookups = { assets: (ip: string) => assets?.current().lookup(ip), country: countryOf }
+  const lookups: EnrichLookups = {
+    assets: (ip) => assets?.current().lookup(ip),
+    country: countryOf,
+    refused: (event) => metrics.attributionRefused(event.sensor_id),
+  }
   const readiness = () =>
     [producer.problem(), ...registries.map((registry) => registry.lastError())].filter(
       (problem): problem is string => problem !== undefined,
@@ -44,7 +48,7 @@ export async function startCollector(needs: CollectorNeeds): Promise<{ url: stri
     tokens: needs.tokens,
     kafka: producer,
     metrics,
-    enrich: (event) => enrich(event, lookups),
+    enrich: (event, sensor) => enrich(event, lookups, sensor),
     readiness,
   })
   const close = async () => {

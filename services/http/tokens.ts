@@ -6,6 +6,7 @@ import { REGION_CODES } from '../../schemas/regions.js'
 import { SECTORS } from '../../schemas/sectors.js'
 import { TimeZone } from '../../schemas/time-zone.js'
 import { QalqanError } from '../errors.js'
+import { Cidr } from '../../schemas/cidr.js'
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
   error: 'must be the SHA-256 of the token, 64 lowercase hex digits (qalqan token prints one)',
@@ -20,6 +21,21 @@ const SensorEntry = z.strictObject({
   region: z.enum(REGION_CODES),
   /** The IANA zone the sensor's clock is set to, for times it writes without one; else QALQAN_COLLECTOR_DEFAULT_TIME_ZONE. */
   time_zone: TimeZone.optional(),
+  /** Whom else the sensor may file events under, by organisation or by the network of the target; its own organisation always. */
+  attribute_to: z
+    .strictObject(
+      {
+        organisations: z.array(z.string().min(1).max(256)).max(10_000).optional(),
+        networks: z.array(Cidr).max(1_000).optional(),
+      },
+      {
+        error: (issue) =>
+          issue.code === 'unrecognized_keys'
+            ? `unknown key ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}: attribute_to takes organisations (names as the asset registry writes them) and networks (such as 198.51.100.0/24)`
+            : undefined,
+      },
+    )
+    .optional(),
 })
 
 const AnalystEntry = z.strictObject({
@@ -43,9 +59,13 @@ export function hashToken(token: string): string {
 /** Sensor and analyst tokens, held only as SHA-256 hashes; one token names one principal. */
 export class TokenRegistry {
   private readonly byHash = new Map<string, Principal>()
+  private readonly sensorsById = new Map<string, Sensor>()
 
   constructor(sensors: readonly Sensor[], analysts: readonly Analyst[]) {
-    for (const sensor of sensors) this.add(sensor.token_sha256, { role: 'sensor', sensor })
+    for (const sensor of sensors) {
+      this.add(sensor.token_sha256, { role: 'sensor', sensor })
+      this.sensorsById.set(sensor.id, sensor)
+    }
     for (const analyst of analysts) this.add(analyst.token_sha256, { role: 'analyst', analyst })
   }
 
@@ -73,6 +93,11 @@ export class TokenRegistry {
         `the token registry ${path} is invalid: ${(err as Error).message}`,
       )
     }
+  }
+
+  /** The registered sensor with this id, or undefined (a record replayed later names its sensor by id). */
+  sensor(id: string): Sensor | undefined {
+    return this.sensorsById.get(id)
   }
 
   /** The principal holding this token, or undefined. */

@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { KafkaConsumer } from './consumer.js'
 import { KafkaProducer } from './producer.js'
+import { KafkaTopicReader, type TopicReader } from './topic-reader.js'
 
 /** One Kafka client for the process: its producers and consumers share the broker connections' settings. */
 export interface KafkaConnection {
@@ -11,6 +12,8 @@ export interface KafkaConnection {
   ensureTopics(): Promise<string[]>
   producer(metrics?: Metrics): KafkaProducer
   consumer(logger: Logger, metrics: Metrics): KafkaConsumer
+  /** A one-off reader of a topic to its current end (for tools, not the roles). */
+  reader(): TopicReader
 }
 
 export function connectKafka(config: Config, logger: Logger): KafkaConnection {
@@ -27,6 +30,7 @@ export function connectKafka(config: Config, logger: Logger): KafkaConnection {
     },
     producer: (metrics) => new KafkaProducer(kafka, config, metrics),
     consumer: (consumerLogger, metrics) => new KafkaConsumer(kafka, config, consumerLogger, metrics),
+    reader: () => new KafkaTopicReader(kafka, config),
   }
 }
 

@@ -70,6 +70,8 @@ t.test('defaults: every setting has one', async (t) => {
       keepAliveTimeoutMs: 72_000,
       maxConnections: 1024,
       timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 30 * 86_400_000 },
+      timeZone: 'Asia/Almaty',
+      maxCount: 10_000,
     },
     query: { host: '127.0.0.1', port: 8081, maxRangeDays: 366, cacheSeconds: 5, cacheMaxBytes: 32 * 1024 * 1024 },
     worker: {

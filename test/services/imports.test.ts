@@ -14,7 +14,8 @@ const LAYERS: [layer: number, pattern: RegExp][] = [
   [1, /^services\/(config|errors|metrics|logger|reloadable|paths|time-limits)\.ts$/],
   [2, /^services\/(http|kafka|clickhouse)\//],
   [3, /^services\/(collector|worker|query)\//],
-  [4, /^services\/roles\.ts$/],
+  // A tool over the roles' steps (the replay decodes as the collector and reads as the worker).
+  [4, /^services\/(roles\.ts$|replay\/)/],
   [5, /^services\/main\.ts$/],
 ]
 

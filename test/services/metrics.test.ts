@@ -33,6 +33,8 @@ const CATALOGUE_TYPES: Record<string, string> = {
   qalqan_worker_retries_total: 'counter',
   qalqan_worker_lag_events: 'gauge',
   qalqan_worker_dedup_evicted_total: 'counter',
+  qalqan_collector_attribution_refused_total: 'counter',
+  qalqan_sensor_clock_skew_seconds: 'histogram',
 }
 
 /** The histograms' bucket bounds, as services/metrics.ts sets them. */
@@ -346,6 +348,28 @@ t.test('sensorSeen keeps at most 10,000 distinct sensors', async (t) => {
     'a known sensor is still updated',
   )
   t.equal(sampleValue(text, 'qalqan_sensor_last_seen_seconds{sensor="sensor-9999"}'), first.getTime() / 1000)
+})
+
+t.test('the per-sensor series of clock skew and refused attribution keep to the 10,000 sensors too', async (t) => {
+  const metrics = new Metrics()
+  for (let i = 0; i < 10_000; i++) metrics.sensorSeen(`sensor-${i}`, new Date(0))
+  metrics.sensorClockSkew('sensor-10000', [1, 2])
+  metrics.sensorClockSkew('sensor-0', [-30])
+  metrics.attributionRefused('sensor-10000')
+  metrics.attributionRefused('sensor-10001')
+  metrics.attributionRefused('sensor-1')
+  const text = await metrics.render()
+  assertValidExposition(t, text)
+  t.equal(sampleValue(text, 'qalqan_sensor_clock_skew_seconds_count{sensor="sensor-10000"}'), undefined)
+  t.equal(sampleValue(text, 'qalqan_sensor_clock_skew_seconds_count{sensor="sensor-0"}'), 1)
+  t.equal(sampleValue(text, 'qalqan_sensor_clock_skew_seconds_bucket{le="-5",sensor="sensor-0"}'), 1)
+  t.equal(sampleValue(text, 'qalqan_sensor_clock_skew_seconds_bucket{le="-60",sensor="sensor-0"}'), 0)
+  t.equal(sampleValue(text, 'qalqan_collector_attribution_refused_total{sensor="sensor-1"}'), 1)
+  t.equal(
+    sampleValue(text, 'qalqan_collector_attribution_refused_total{sensor=""}'),
+    2,
+    'refusals past the most sensors are still counted, under no sensor',
+  )
 })
 
 t.test('histograms: cumulative buckets, +Inf, _sum and _count', async (t) => {

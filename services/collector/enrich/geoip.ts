@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Reader, type Response } from 'maxmind'
-import { formatIPv4, parseAddress, scopeOfAddress } from './address-scope.js'
+import { formatIPv4, parseAddress } from '../../../schemas/ip-address.js'
+import { scopeOfAddress } from './address-scope.js'
 
 /**
  * The country database: a snapshot of the RIRs' registration data (WHOIS, ASN; CC BY 4.0 by the NRO)

@@ -326,3 +326,123 @@ t.test('an event at a time the worker would drop is rejected at normalize, namin
     ],
   )
 })
+
+t.test('enrich is handed the sensor that sent the event, whose registration says whom it may file under', async (t) => {
+  const { kafka, deps } = collector()
+  const handed: Sensor[] = []
+  const { list } = records([{ kind: 'event', event: ATTACK }])
+  await ingest(list, SENSOR, 'canonical-json', {
+    ...deps,
+    enrich: (event, sensor) => {
+      handed.push(sensor)
+      return event
+    },
+  })
+  t.equal(handed.length, 1)
+  t.equal(handed[0], SENSOR, 'the authenticated registration itself')
+  t.equal(kafka.events.length, 1)
+})
+
+t.test('an event standing for more occurrences than QALQAN_COLLECTOR_MAX_COUNT is rejected, naming it', async (t) => {
+  const { kafka, enriched, deps } = collector()
+  const { list } = records([
+    { kind: 'event', event: { ...ATTACK, count: 100 } },
+    { kind: 'event', event: { ...ATTACK, event_id: '7d1b8f0e-8a4c-4f0e-9a51-2a9c3f1e5b11', count: 101 } },
+    { kind: 'event', event: { ...ATTACK, event_id: '7d1b8f0e-8a4c-4f0e-9a51-2a9c3f1e5b12', count: 1_000_000 } },
+  ])
+  const result = await ingest(list, SENSOR, 'canonical-json', { ...deps, maxCount: 100 })
+  t.equal(result.accepted, 1, 'a count at the ceiling is accepted')
+  const reason = (count: number) =>
+    `count: ${count} is above 100, the most one event may stand for (QALQAN_COLLECTOR_MAX_COUNT): send it as several events, or ask the operator to raise the ceiling`
+  t.same(result.rejected, [
+    { index: 1, reason: reason(101) },
+    { index: 2, reason: reason(1_000_000) },
+  ])
+  t.same(
+    kafka.rejected.map((r) => [r.index, r.stage, r.raw]),
+    [
+      [1, 'normalize', 'record 1'],
+      [2, 'normalize', 'record 2'],
+    ],
+  )
+  t.same(
+    kafka.events.map((e) => e.count),
+    [100],
+  )
+  t.same(enriched, [ATTACK.event_id], 'a rejected event is not enriched (nor counted as refused attribution)')
+
+  const unlimited = collector()
+  await ingest(records([{ kind: 'event', event: { ...ATTACK, count: 1_000_000 } }]).list, SENSOR, 'cef', unlimited.deps)
+  t.same(
+    unlimited.kafka.events.map((e) => e.count),
+    [1_000_000],
+    'without a ceiling, the schema bounds count',
+  )
+})
+
+t.test('each sensor clock skew is observed: receive time minus event time, negative when ahead', async (t) => {
+  const { metrics, deps } = collector()
+  const receivedAt = new Date('2025-03-01T12:00:00.000Z')
+  /** A record whose time is `skew` seconds before its arrival. */
+  const skewed = (skew: number, timeSource?: 'header' | 'envelope' | 'received') =>
+    ({
+      kind: 'event',
+      event: {
+        ...ATTACK,
+        event_id: undefined,
+        occurred_at: new Date(receivedAt.getTime() - skew * 1000).toISOString(),
+      },
+      ...(timeSource === undefined ? {} : { timeSource }),
+    }) as const
+  const { list } = records([
+    skewed(-30), // the sensor's clock 30 s ahead
+    skewed(2),
+    skewed(120, 'header'),
+    skewed(4000, 'envelope'),
+    skewed(-7200), // two hours ahead: rejected by the time rule, observed all the same
+    skewed(0, 'received'), // a time the collector filled in says nothing of the sensor's clock
+    { kind: 'invalid', reason: 'occurred_at: missing' },
+    {
+      kind: 'event',
+      event: { ...ATTACK, occurred_at: '2025-03-01T12:00:00+23:00' }, // refused for its offset, within the limits
+    },
+  ])
+  const result = await ingest(list, SENSOR, 'cef', deps, { receivedAt })
+  t.equal(result.accepted, 5)
+  t.same(
+    result.rejected.map((r) => r.index),
+    [4, 6, 7],
+  )
+
+  const series = 'qalqan_sensor_clock_skew_seconds'
+  const bucket = (le: string) => sample(metrics, `${series}_bucket{sensor="test-ids-astana",le="${le}"}`)
+  const cumulative: [string, number][] = [
+    ['-3600', 1],
+    ['-600', 1],
+    ['-60', 1],
+    ['-5', 2],
+    ['5', 3],
+    ['60', 3],
+    ['600', 4],
+    ['3600', 4],
+    ['18000', 5],
+    ['+Inf', 5],
+  ]
+  for (const [le, count] of cumulative) t.equal(await bucket(le), count, `le=${le}`)
+  t.equal(await sample(metrics, `${series}_count{sensor="test-ids-astana"}`), 5)
+  t.equal(await sample(metrics, `${series}_sum{sensor="test-ids-astana"}`), -30 + 2 + 120 + 4000 - 7200)
+})
+
+t.test('no clock skew is observed for a request Kafka did not take', async (t) => {
+  const { kafka, metrics, deps } = collector()
+  kafka.failNext(1)
+  const { list } = records([{ kind: 'event', event: ATTACK }])
+  await t.rejects(ingest(list, SENSOR, 'cef', deps))
+  t.equal(await sample(metrics, 'qalqan_sensor_clock_skew_seconds_count{sensor="test-ids-astana"}'), 0)
+  await ingest(list, SENSOR, 'cef', deps)
+  t.equal(
+    await sample(metrics, 'qalqan_sensor_clock_skew_seconds_count{sensor="test-ids-astana"}'),
+    1,
+    'the resend is observed once',
+  )
+})

@@ -140,6 +140,46 @@ t.test('an invalid registry names the file and the path of each problem', async 
     ],
     ['an empty time zone', { sensors: [{ ...astana, time_zone: '' }] }, 'sensors.0.time_zone: "" is not'],
     ['a time zone that is not text', { sensors: [{ ...astana, time_zone: 5 }] }, 'sensors.0.time_zone: '],
+    [
+      'a network with host bits set',
+      { sensors: [{ ...astana, attribute_to: { networks: ['198.51.100.0/24', '198.51.100.1/24'] } }] },
+      'sensors.0.attribute_to.networks.1: host bits are set: the network is 198.51.100.0/24',
+    ],
+    [
+      'an address for a network',
+      { sensors: [{ ...astana, attribute_to: { networks: ['198.51.100.7'] } }] },
+      'sensors.0.attribute_to.networks.0: must be a network such as 198.51.100.0/24 or 2001:db8::/32 (the /length is missing)',
+    ],
+    [
+      'a prefix beyond the family',
+      { sensors: [{ ...astana, attribute_to: { networks: ['2001:db8::/129'] } }] },
+      'sensors.0.attribute_to.networks.0: the prefix length "129" must be a whole number from 0 to 128',
+    ],
+    [
+      'a network that is no address',
+      { sensors: [{ ...astana, attribute_to: { networks: ['kazakhtelecom/16'] } }] },
+      'sensors.0.attribute_to.networks.0: "kazakhtelecom" is not an IPv4 or IPv6 address',
+    ],
+    [
+      'an unknown key in attribute_to',
+      { sensors: [{ ...astana, attribute_to: { orgs: ['Test Bank Almaty'], sectors: ['finance'] } }] },
+      'sensors.0.attribute_to: unknown key "orgs", "sectors": attribute_to takes organisations (names as the asset registry writes them) and networks (such as 198.51.100.0/24)',
+    ],
+    [
+      'one organisation for a list',
+      { sensors: [{ ...astana, attribute_to: { organisations: 'Test Bank Almaty' } }] },
+      'sensors.0.attribute_to.organisations: ',
+    ],
+    [
+      'an empty organisation',
+      { sensors: [{ ...astana, attribute_to: { organisations: [''] } }] },
+      'sensors.0.attribute_to.organisations.0: ',
+    ],
+    [
+      'attribute_to as a list',
+      { sensors: [{ ...astana, attribute_to: ['Test Bank Almaty'] }] },
+      'sensors.0.attribute_to: ',
+    ],
   ]
   for (const [name, content, expected] of cases) {
     t.test(name, async (t) => {
@@ -239,4 +279,29 @@ t.test('a sensor may name the zone of its clock: an IANA name, spelled as the ru
     const principal = registry.authenticate(TOKENS.astana)
     t.equal(principal?.role === 'sensor' ? principal.sensor.time_zone : undefined, kept, written)
   }
+})
+
+t.test('a sensor may be let file events under other organisations or networks: attribute_to', async (t) => {
+  const registry = TokenRegistry.fromFile(TOKENS_FILE)
+  const grantOf = (token: string) => {
+    const principal = registry.authenticate(token)
+    return principal?.role === 'sensor' ? principal.sensor.attribute_to : 'not a sensor'
+  }
+  t.same(grantOf(TOKENS.astana), { networks: ['198.51.100.0/24', '2001:db8:71::/48'] })
+  t.same(grantOf(TOKENS.atyrau), { organisations: ['Test Refinery Atyrau SCADA'] })
+  t.equal(grantOf(TOKENS.almaty), undefined, 'none: its own organisation only')
+  const zoneOf = (token: string) => {
+    const principal = registry.authenticate(token)
+    return principal?.role === 'sensor' ? principal.sensor.time_zone : 'not a sensor'
+  }
+  t.equal(zoneOf(TOKENS.atyrau), 'Asia/Atyrau', 'beside a time zone')
+
+  const open = TokenRegistry.fromFile(
+    registryFile(t, { sensors: [{ ...almaty, attribute_to: { organisations: [], networks: ['0.0.0.0/0', '::/0'] } }] }),
+  )
+  const principal = open.authenticate(TOKENS.almaty)
+  t.same(principal?.role === 'sensor' ? principal.sensor.attribute_to : undefined, {
+    organisations: [],
+    networks: ['0.0.0.0/0', '::/0'],
+  })
 })

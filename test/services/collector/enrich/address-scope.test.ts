@@ -1,15 +1,8 @@
 import t from 'tap'
 import { isIP } from 'node:net'
 import { ADDRESS_SCOPES } from '../../../../schemas/event.js'
-import {
-  formatIPv4,
-  mask32,
-  masks128,
-  parseAddress,
-  scopeOf,
-  wordsToBigInt,
-  type AddressScope,
-} from '../../../../services/collector/enrich/address-scope.js'
+import { formatIPv4, mask32, masks128, parseAddress, wordsToBigInt } from '../../../../schemas/ip-address.js'
+import { scopeOf, type AddressScope } from '../../../../services/collector/enrich/address-scope.js'
 
 /** mulberry32: the same pseudo-random sequence on every run. */
 function random(seed: number): () => number {
