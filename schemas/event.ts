@@ -46,6 +46,22 @@ const port = z.int().min(0).max(65535)
 const unicode = () => z.string().refine((value) => value.isWellFormed(), { error: NOT_WELL_FORMED })
 const text = (max: number) => unicode().min(1).max(max)
 
+/** The longest name of a device or log source; a decoder cuts a longer one (truncate in decode/record.ts). */
+export const MAX_ORIGIN_NAME = 255
+/**
+ * Where an event was seen, when the sender knows: the device that saw it (a HEC envelope's `host`,
+ * CEF `dvchost`, a Cowrie `sensor`) and the log it came from (a HEC envelope's `source`, a file path
+ * or an input name). Neither decides who sent the event: sensor_id comes from the token.
+ */
+const origin = {
+  device: text(MAX_ORIGIN_NAME)
+    .optional()
+    .meta({ description: 'the name of the device that saw the event (a host name, a sensor name)' }),
+  log_source: text(MAX_ORIGIN_NAME)
+    .optional()
+    .meta({ description: 'the log the event came from on that device: a file path or an input name' }),
+}
+
 /** What a sensor may say about one event on POST /v1/events. Who and where come from the registries. */
 export const SensorEvent = z.strictObject({
   event_id: z.uuid().optional(),
@@ -67,6 +83,7 @@ export const SensorEvent = z.strictObject({
     .regex(/^[a-z0-9-]{1,16}$/i, { error: 'must be a protocol name such as tcp, udp or icmp' })
     .optional(),
   count: z.int().min(1).max(1_000_000).default(1),
+  ...origin,
 })
 
 export type SensorEvent = z.infer<typeof SensorEvent>
@@ -103,6 +120,7 @@ export const CanonicalEvent = z.strictObject({
   count: z.int().min(1).max(1_000_000),
   // Optional to whoever writes one; an event written before the field existed took its time from the record.
   time_source: z.enum(TIME_SOURCES).default('event').optional(),
+  ...origin,
 })
 
 export type CanonicalEvent = z.infer<typeof CanonicalEvent>

@@ -176,8 +176,12 @@ launch() {
   say "starting $who on 127.0.0.1:$port (pid $!, log $log_file)"
 }
 
+# grep -c reads to the end: grep -q would stop at the first match and, under pipefail, turn the
+# SIGPIPE of a tail still writing (a restart logs megabytes before the line) into "not started".
 started_in_log() {
-  tail -c +$(($(cat "$dir/log-offset" 2>/dev/null || echo 0) + 1)) "$log_file" 2>/dev/null | grep -q "Kafka Server started"
+  local from
+  from=$(($(cat "$dir/log-offset" 2>/dev/null || echo 0) + 1))
+  [ "$(tail -c +"$from" "$log_file" 2>/dev/null | grep -c "Kafka Server started")" -gt 0 ]
 }
 
 wait_started() {

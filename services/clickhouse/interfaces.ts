@@ -72,6 +72,12 @@ export interface Ledger {
     receivedSince: string | undefined,
     each: (key: EventKey) => void,
   ): Promise<void>
+  /**
+   * The keys among `keys` whose event events_raw holds, whenever it was stored, in any order (ids
+   * as ClickHouse writes them: lowercase). Asks ClickHouse even for no keys, so that a caller can
+   * check first that events_raw can be read.
+   */
+  storedEventIds(keys: readonly EventKey[]): Promise<EventKey[]>
 }
 
 /** Read-only queries with bound parameters, for the analysts' API. */

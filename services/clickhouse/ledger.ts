@@ -1,7 +1,10 @@
-import type { ClickHouseClient } from '@clickhouse/client'
+import { type ClickHouseClient, TupleParam } from '@clickhouse/client'
 import type { EventKey, Ledger, OffsetRange, PlannedRange } from './interfaces.js'
 
 type RangeStart = Omit<OffsetRange, 'lastOffset'>
+
+/** Keys asked about in one query: its parameters stay far below a server's URL limit (1 MiB). */
+export const STORED_IDS_PER_QUERY = 1_000
 
 /**
  * The worker's batch ledger in worker_batches, and what events_raw holds of a partition.
@@ -128,6 +131,27 @@ export class ClickHouseLedger implements Ledger {
         each({ sensorId, eventId })
       }
     }
+  }
+
+  async storedEventIds(keys: readonly EventKey[]): Promise<EventKey[]> {
+    const stored: EventKey[] = []
+    for (let start = 0; start === 0 || start < keys.length; start += STORED_IDS_PER_QUERY) {
+      const chunk = keys.slice(start, start + STORED_IDS_PER_QUERY)
+      // events_raw is not ordered by id: reading the sensors' rows first keeps the scan to their ids.
+      const result = await this.client.query({
+        query: `SELECT DISTINCT sensor_id, toString(event_id) AS id FROM events_raw
+                PREWHERE sensor_id IN {sensors:Array(String)}
+                WHERE (sensor_id, event_id) IN {keys:Array(Tuple(String, UUID))}`,
+        query_params: {
+          sensors: [...new Set(chunk.map((key) => key.sensorId))],
+          keys: chunk.map((key) => new TupleParam([key.sensorId, key.eventId])),
+        },
+        format: 'JSONEachRow',
+      })
+      for (const row of await result.json<{ sensor_id: string; id: string }>())
+        stored.push({ sensorId: row.sensor_id, eventId: row.id })
+    }
+    return stored
   }
 
   /** The sensor and event ids stored from the `count` offsets before `beforeOffset`, oldest first. */

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { NOT_WELL_FORMED } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { QalqanError, type ErrorCode } from '../errors.js'
 import { sensorOf } from '../http/auth.js'
@@ -9,6 +10,7 @@ import { decodeCanonicalLine } from './decode/canonical.js'
 import type { Decoded, DecodeContext, DecodedRecord } from './decode/decoded.js'
 import { FORMATS, formatOfSourcetype, type LineFormat } from './decode/formats.js'
 import { parseJson, tooDeep } from './decode/json.js'
+import { originName } from './decode/record.js'
 import { splitLines, splitObjects } from './framing.js'
 import { validate } from './validate.js'
 import { idempotencyKeyOf } from './event-id.js'
@@ -171,7 +173,7 @@ function decodeEnvelope(
   if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
     return problem(6, 'Invalid data format', 'not a JSON object')
   }
-  const { event, sourcetype, time } = envelope as Record<string, unknown>
+  const { event, sourcetype, time, host, source } = envelope as Record<string, unknown>
   if (event === undefined || event === null)
     return problem(12, 'Event field is required', 'the envelope has no "event"')
   if (typeof event === 'string' && event.trim() === '') {
@@ -179,8 +181,30 @@ function decodeEnvelope(
   }
   const format = formatOfSourcetype(typeof sourcetype === 'string' ? sourcetype : defaultSourcetype)
   const envelopeTime = epochToDate(time)
-  if (format === 'canonical') return canonicalFromEnvelope(event, envelopeTime, context)
-  return FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), { ...context, envelopeTime })
+  const decoded =
+    format === 'canonical'
+      ? canonicalFromEnvelope(event, envelopeTime, context)
+      : FORMATS[format](typeof event === 'string' ? event : JSON.stringify(event), { ...context, envelopeTime })
+  return withOrigin(decoded, host, source)
+}
+
+/**
+ * HEC's `host` names the device that saw the event and `source` its log (a file path, an input),
+ * for an event that names none itself: text only, cut to the schema's length as a decoder cuts it.
+ */
+function withOrigin(decoded: Decoded, host: unknown, source: unknown): Decoded {
+  if (decoded.kind !== 'event') return decoded
+  let { event } = decoded
+  for (const [field, key, value] of [
+    ['device', 'host', host],
+    ['log_source', 'source', source],
+  ] as const) {
+    const name = event[field] === undefined ? originName(value) : undefined
+    if (name === undefined) continue
+    if (!name.isWellFormed()) return { kind: 'invalid', reason: `the envelope's ${key}: ${NOT_WELL_FORMED}` }
+    event = { ...event, [field]: name }
+  }
+  return event === decoded.event ? decoded : { ...decoded, event }
 }
 
 /**

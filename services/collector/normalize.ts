@@ -50,6 +50,8 @@ export function normalize(input: SensorEvent, context: NormalizeContext, timeSou
     region: sensor.region,
     count: input.count,
     time_source: timeSource,
+    device: input.device,
+    log_source: input.log_source,
   }
   const absurd = absurdTime(event, context.timeLimits)
   return absurd === undefined ? { ok: true, event } : { ok: false, reason: absurd }

@@ -45,6 +45,8 @@ const EVENT_COLUMNS = [
   'sector',
   'region',
   'count',
+  'device',
+  'log_source',
 ] as const
 
 /** The analysts' read-only API. Every value reaches ClickHouse as a bound parameter; identifiers come from closed lists. */
@@ -243,7 +245,8 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
       after === undefined ? '' : ` AND (occurred_at, event_id) < ({cursor_time:DateTime64(3, 'UTC')}, {cursor_id:UUID})`
     const rows = await read<Record<string, unknown>>(
       `SELECT event_id, occurred_at, received_at, sensor_id, sensor_type, category, severity, signature, signature_id,
-              mitre_technique, src_ip, src_port, dst_ip, dst_port, protocol, src_country, src_scope, org, sector, region, count
+              mitre_technique, src_ip, src_port, dst_ip, dst_port, protocol, src_country, src_scope, org, sector, region, count,
+              device, log_source
        FROM events_raw WHERE ${where.sql}${page}
        ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
       {

@@ -48,7 +48,14 @@ const ANSWERS = {
   }),
   events: z.object({
     ...range,
-    events: z.array(CanonicalEvent.omit({ v: true })),
+    events: z.array(
+      CanonicalEvent.omit({ v: true }).extend({
+        device: z.string().meta({ description: "the device that saw the event; '' when the sender did not say" }),
+        log_source: z
+          .string()
+          .meta({ description: "the log it came from on that device; '' when the sender did not say" }),
+      }),
+    ),
     next_cursor: z.string().nullable().meta({ description: 'pass as cursor for the next page; null on the last' }),
   }),
 } as const

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import type { Writable } from 'node:stream'
+import { type ClickHouse, type Ledger, openClickHouse } from '../clickhouse/index.js'
 import type { IngestDeps } from '../collector/ingest.js'
 import { RateLimiter } from '../collector/rate-limit.js'
 import { AssetRegistry } from '../collector/enrich/assets.js'
@@ -17,8 +19,9 @@ import { formatSummary, type ReplaySummary } from './summary.js'
 export const REPLAY_USAGE = `usage: qalqan replay-rejected [options]
 
 Decodes the records of the rejected topic again with the current decoders and the sensor registry,
-and produces those that now pass to the events topic, with the ids the collector gives them (a
-record replayed twice, or also accepted once, is stored once). Nothing is written to the rejected
+and produces those that now pass to the events topic, with the ids the collector gives them.
+Before each batch it asks ClickHouse which of these events events_raw already holds (replayed
+before, or also accepted by a collector) and leaves those out. Nothing is written to the rejected
 topic: what is still refused is reported with its reason.
 
 Options:
@@ -28,14 +31,15 @@ Options:
   --since=TIME             only records received at or after TIME (2025-03-01, or 2025-03-01T10:00:00+05:00)
   --until=TIME             only records received before TIME
   --dry-run                decode and count only: produce nothing
+  --no-check-stored        do not ask ClickHouse what is already stored (see docs/operations.md)
   --json                   print the summary as JSON
   --progress-every=N       a progress line on stderr every N records read (default 10000)
   --check-config           check the settings and options, then exit
 
-Settings come from the same QALQAN_* variables as the roles (Kafka, QALQAN_TOKENS_FILE,
+Settings come from the same QALQAN_* variables as the roles (Kafka, ClickHouse, QALQAN_TOKENS_FILE,
 QALQAN_ASSETS_FILE, the collector's limits and time zone). docs/operations.md shows the workflow.`
 
-const FLAGS = ['dry-run', 'json', 'check-config', 'help'] as const
+const FLAGS = ['dry-run', 'no-check-stored', 'json', 'check-config', 'help'] as const
 const VALUED = [...FILTER_OPTIONS, 'progress-every'] as const
 
 export interface Output {
@@ -79,15 +83,86 @@ export async function replayRejected(
     return 0
   }
   const dryRun = options.flags.has('dry-run')
-  const run = await runReplay(config, registries, parsed.filters, { dryRun, progressEvery, stderr: output.stderr })
+  let clickhouse: ClickHouse | undefined
+  if (!options.flags.has('no-check-stored')) {
+    const opened = await openStore(config)
+    if ('problem' in opened) {
+      output.stderr.write(
+        `qalqan replay-rejected: cannot ask ClickHouse (${storeLocation(config)}) which events events_raw already holds: ${opened.problem}\n` +
+          'The replay leaves out the events already stored, so it reads the ClickHouse the workers store to (QALQAN_CLICKHOUSE_URL, QALQAN_CLICKHOUSE_DATABASE, QALQAN_CLICKHOUSE_USER and QALQAN_CLICKHOUSE_PASSWORD). ' +
+          (config.clickhouse.url === undefined
+            ? "The embedded engine's folder can be open in one process at a time: stop the role that holds it for the replay. "
+            : '') +
+          'Nothing was produced. With --no-check-stored the replay asks nothing: a copy of a stored event is then dropped only when it reaches the worker within QALQAN_WORKER_DEDUP_WINDOW_SECONDS of the first.\n',
+      )
+      return 1
+    }
+    clickhouse = opened.clickhouse
+  }
+  let run: { summary: ReplaySummary; error?: Error }
+  try {
+    const stored = clickhouse === undefined ? undefined : askingStore(clickhouse, storeLocation(config))
+    run = await runReplay(config, registries, parsed.filters, { dryRun, stored, progressEvery, stderr: output.stderr })
+  } finally {
+    await clickhouse?.close().catch(() => {})
+  }
   output.stdout.write(options.flags.has('json') ? `${JSON.stringify(run.summary)}\n` : formatSummary(run.summary))
   if (run.error === undefined) return 0
   const kafka = run.error.name.startsWith('KafkaJS') ? ` (Kafka at ${config.kafka.brokers.join(',')})` : ''
   output.stderr.write(
     `qalqan replay-rejected: stopped before the end of the topic${kafka}: ${run.error.message}\n` +
-      'The counts above are what was done until then. Running the replay again at once is safe: replayed events keep their ids, and the worker drops copies that arrive within QALQAN_WORKER_DEDUP_WINDOW_SECONDS.\n',
+      'The counts above are what was done until then. Running the replay again is safe: replayed events keep their ids, the events already stored are left out, and the worker drops copies that arrive within QALQAN_WORKER_DEDUP_WINDOW_SECONDS of the first.\n',
   )
   return 1
+}
+
+/** ClickHouse, once it answered a question about events_raw (the schema is the workers' to make); else why not. */
+async function openStore(config: Config): Promise<{ clickhouse: ClickHouse } | { problem: string }> {
+  const { url, path } = config.clickhouse
+  // Opening the embedded engine on a folder that is not there would make an empty database.
+  if (url === undefined && !existsSync(path)) return { problem: `the folder ${path} does not exist` }
+  let clickhouse: ClickHouse | undefined
+  try {
+    clickhouse = await openClickHouse(config)
+    await clickhouse.ledger.storedEventIds([])
+    return { clickhouse }
+  } catch (err) {
+    await clickhouse?.close().catch(() => {})
+    return { problem: errorText(err) }
+  }
+}
+
+/** The store's question, its failures saying where they came from. */
+function askingStore(clickhouse: ClickHouse, location: string): Pick<Ledger, 'storedEventIds'> {
+  return {
+    storedEventIds: async (keys) => {
+      try {
+        return await clickhouse.ledger.storedEventIds(keys)
+      } catch (err) {
+        throw new Error(`ClickHouse (${location}) did not say which events events_raw holds: ${errorText(err)}`, {
+          cause: err,
+        })
+      }
+    },
+  }
+}
+
+/** Where ClickHouse is, for a message: a server's URL without any credentials in it, or the embedded engine's folder. */
+function storeLocation(config: Config): string {
+  const { url, path } = config.clickhouse
+  if (url === undefined) return `the embedded engine at ${path}`
+  try {
+    const parsed = new URL(url)
+    parsed.username = ''
+    parsed.password = ''
+    return parsed.href
+  } catch {
+    return 'QALQAN_CLICKHOUSE_URL'
+  }
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim().slice(0, 500)
 }
 
 interface Registries {
@@ -114,7 +189,12 @@ async function runReplay(
   config: Config,
   registries: Registries,
   filters: Filters,
-  options: { dryRun: boolean; progressEvery: number; stderr: Writable },
+  options: {
+    dryRun: boolean
+    stored: Pick<Ledger, 'storedEventIds'> | undefined
+    progressEvery: number
+    stderr: Writable
+  },
 ): Promise<{ summary: ReplaySummary; error?: Error }> {
   const logger = createLogger(config.logLevel, options.stderr).child({ command: 'replay-rejected' })
   const kafka = connectKafka(config, logger)
@@ -138,6 +218,7 @@ async function runReplay(
     logger,
     sensors: (id) => registries.tokens.sensor(id),
     events: producer,
+    stored: options.stored,
     ingest,
     decode: config.collector,
     filters,
@@ -146,7 +227,10 @@ async function runReplay(
     sendBatch: Math.min(1_000, config.kafka.maxPendingEvents),
   })
   const topic = config.kafka.topics.rejected
-  logger.info({ topic, events: config.kafka.topics.events, dryRun: options.dryRun }, 'replaying the rejected topic')
+  logger.info(
+    { topic, events: config.kafka.topics.events, dryRun: options.dryRun, checkStored: options.stored !== undefined },
+    'replaying the rejected topic',
+  )
   let error: Error | undefined
   try {
     await producer.start()

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { RejectedRecord } from '../../schemas/rejected.js'
+import type { EventKey, Ledger } from '../clickhouse/index.js'
 import { ingest, type IngestDeps } from '../collector/ingest.js'
 import type { Sensor } from '../http/tokens.js'
 import type { EventSender, TopicMessage } from '../kafka/index.js'
@@ -15,6 +16,11 @@ export interface ReplayDeps {
   readonly sensors: (id: string) => Sensor | undefined
   /** Where replayed events go (the events topic); its refusal() is asked in a dry run too. */
   readonly events: EventSender
+  /**
+   * Which events events_raw already holds, asked before each batch is produced (or counted, in a dry
+   * run); undefined to produce without asking, as --no-check-stored does.
+   */
+  readonly stored: Pick<Ledger, 'storedEventIds'> | undefined
   /** The collector's path after decoding, as the collector is configured. */
   readonly ingest: Omit<IngestDeps, 'kafka'>
   readonly decode: DecodeSettings
@@ -22,7 +28,7 @@ export interface ReplayDeps {
   readonly dryRun: boolean
   /** A progress line every this many records read. */
   readonly progressEvery: number
-  /** Events sent to Kafka together at most. */
+  /** Events sent to Kafka together (and asked about in events_raw) at most. */
   readonly sendBatch: number
 }
 
@@ -34,9 +40,10 @@ const LOGGED_UNREADABLE = 10
  * decoded again from its original text with its sensor's registration (ingest.ts then normalizes,
  * enriches and sizes it exactly as for a request), and what now passes is produced to the events
  * topic. Ids are the collector's: the sensor's own, else derived from the sensor and the original
- * text, so a record replayed twice, or also accepted once, is one event to the worker. Nothing is
- * written to the rejected topic: what is still refused is counted with its reason, as are records
- * cut short, of sensors no longer registered, and messages that are no rejection record at all.
+ * text, so a record replayed twice, or also accepted once, is one event to the worker; and an event
+ * events_raw already holds, by its sensor and id, is left out, however long ago it was stored.
+ * Nothing is written to the rejected topic: what is still refused is counted with its reason, as are
+ * records cut short, of sensors no longer registered, and messages that are no rejection record at all.
  */
 export class Replay {
   private readonly tally: Tally
@@ -45,7 +52,7 @@ export class Replay {
   private readonly ingestDeps: IngestDeps
 
   constructor(private readonly deps: ReplayDeps) {
-    this.tally = new Tally(deps.dryRun)
+    this.tally = new Tally(deps.dryRun, deps.stored !== undefined)
     const { captured } = this
     // The collector's path writes to this; the replay decides what goes on to Kafka.
     const capture: EventSender = {
@@ -107,16 +114,33 @@ export class Replay {
     const events = this.captured.events.splice(0)
     for (const rejected of this.captured.rejected.splice(0)) tally.addRejected(rejected.reason)
     tally.notAttacks += result.skipped
-    if (deps.dryRun) tally.replayed += events.length
-    else this.pending.push(...events)
+    this.pending.push(...events)
   }
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return
-    const events = this.pending.splice(0)
-    await this.deps.events.send(events, [])
+    const batch = this.pending.splice(0)
+    const events = await this.notStored(batch)
+    if (!this.deps.dryRun && events.length > 0) await this.deps.events.send(events, [])
     this.tally.replayed += events.length
+    this.tally.alreadyStored += batch.length - events.length
   }
+
+  /** The events of the batch that events_raw does not hold. */
+  private async notStored(batch: CanonicalEvent[]): Promise<CanonicalEvent[]> {
+    const { stored } = this.deps
+    if (stored === undefined) return batch
+    const held = await stored.storedEventIds(
+      batch.map((event) => ({ sensorId: event.sensor_id, eventId: event.event_id })),
+    )
+    if (held.length === 0) return batch
+    const heldKeys = new Set(held.map(keyOf))
+    return batch.filter((event) => !heldKeys.has(keyOf({ sensorId: event.sensor_id, eventId: event.event_id })))
+  }
+}
+
+function keyOf(key: EventKey): string {
+  return JSON.stringify([key.sensorId, key.eventId.toLowerCase()])
 }
 
 /** The counts of a progress line. */
@@ -126,6 +150,7 @@ export function progress(summary: ReplaySummary): Record<string, number> {
     unreadable: summary.unreadable.total,
     matched: summary.matched,
     replayed: summary.replayed,
+    alreadyStored: summary.alreadyStored,
     stillRejected: summary.stillRejected.total,
     cut: summary.cut,
     unknownSensor: summary.unknownSensor.total,

@@ -7,6 +7,8 @@ const TOP = 10
 /** What a replay did with the records it read, as printed at the end (and as JSON with --json). */
 export interface ReplaySummary {
   readonly dryRun: boolean
+  /** Whether events_raw was asked which events it already holds (not with --no-check-stored). */
+  readonly storedChecked: boolean
   /** Messages read from the rejected topic. */
   readonly read: number
   /** Messages that were no rejection record at all, skipped: by kind. */
@@ -15,6 +17,8 @@ export interface ReplaySummary {
   readonly matched: number
   /** Records the current decoders accept: produced to the events topic (in a dry run, that would be). */
   readonly replayed: number
+  /** Records the current decoders accept whose event events_raw already holds: left out. */
+  readonly alreadyStored: number
   /** Records the current decoders read as traffic that is not an attack: dropped, as the collector does. */
   readonly notAttacks: number
   /** Records still refused, with the most common reasons now given. */
@@ -51,6 +55,7 @@ export class Tally {
   read = 0
   matched = 0
   replayed = 0
+  alreadyStored = 0
   notAttacks = 0
   stillRejected = 0
   cut = 0
@@ -59,7 +64,10 @@ export class Tally {
   private readonly reasons = new Counts()
   private readonly sensors = new Counts()
 
-  constructor(private readonly dryRun: boolean) {}
+  constructor(
+    private readonly dryRun: boolean,
+    private readonly storedChecked: boolean,
+  ) {}
 
   /** Counts one more unreadable message; returns how many there were so far. */
   addUnreadable(kind: Unreadable): number {
@@ -81,10 +89,12 @@ export class Tally {
     const unreadable = Object.values(this.unreadable).reduce((sum, count) => sum + count, 0)
     return {
       dryRun: this.dryRun,
+      storedChecked: this.storedChecked,
       read: this.read,
       unreadable: { total: unreadable, ...this.unreadable },
       matched: this.matched,
       replayed: this.replayed,
+      alreadyStored: this.alreadyStored,
       notAttacks: this.notAttacks,
       stillRejected: {
         total: this.stillRejected,
@@ -110,6 +120,7 @@ export function formatSummary(summary: ReplaySummary): string {
     line('unreadable, skipped', unreadable.total, kinds.length > 0 ? `  (${kinds.join(', ')})` : ''),
     line('matched the filters', summary.matched),
     line(summary.dryRun ? 'would be replayed' : 'replayed as events', summary.replayed),
+    line('already stored', summary.alreadyStored, summary.storedChecked ? '' : '  (not checked: --no-check-stored)'),
     line('not attacks, dropped', summary.notAttacks),
     line('still rejected', summary.stillRejected.total),
     ...summary.stillRejected.reasons.map(({ reason, count }) => `    ${String(count).padStart(9)}  ${oneLine(reason)}`),

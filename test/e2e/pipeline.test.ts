@@ -80,6 +80,62 @@ t.test('events posted to the collector come back from the query API as exact per
   t.equal(Object.keys(want).length, 15, 'three sectors and regions over five minutes')
 })
 
+t.test('the device and log source, from HEC envelopes and the records, are stored and read back', async (t) => {
+  const running = await startRoles(testConfig(), createLogger('warn'))
+  t.teardown(() => running.close())
+  const { collector: collectorUrl, query: queryUrl } = running.urls
+  if (collectorUrl === undefined || queryUrl === undefined) throw new Error('all roles should run')
+  const event = (minute: number, signature: string) => ({
+    occurred_at: `2025-04-01T00:0${minute}:00Z`,
+    category: 'scan',
+    severity: 2,
+    signature,
+    src_ip: '203.0.113.9',
+  })
+  const cef = 'CEF:0|Fortinet|FortiGate|7.2.5|0419016384|Port scan detected|7|src=203.0.113.10 rt=1743465780000'
+  const hec = [
+    { event: event(1, 'hec canonical'), host: 'gw-astana-01', source: 'tcp:6514' },
+    {
+      event: { ...event(2, 'hec own device'), device: 'sensor-says', log_source: 'own.log' },
+      host: 'forwarder',
+      source: 'in',
+    },
+    { event: cef, sourcetype: 'cef', host: 'h'.repeat(400), source: 42 },
+  ]
+  const res = await fetch(`${collectorUrl}/services/collector/event`, {
+    method: 'POST',
+    headers: { authorization: `Splunk ${TOKENS.astana}` },
+    body: hec.map((envelope) => JSON.stringify(envelope)).join('\n'),
+  })
+  t.equal(res.status, 200, await res.clone().text())
+  const direct = await fetch(`${collectorUrl}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'application/json' },
+    body: JSON.stringify([event(4, 'direct without'), { ...event(5, 'direct with'), device: 'ids-7' }]),
+  })
+  t.equal(direct.status, 202)
+
+  const url = `${queryUrl}/v1/events?from=2025-04-01T00:00:00Z&to=2025-04-01T01:00:00Z`
+  let stored: { signature: string; device: string; log_source: string }[] = []
+  for (let attempt = 0; attempt < 120 && stored.length < 5; attempt++) {
+    if (attempt > 0) await sleep(500)
+    const answer = await fetch(url, { headers: { authorization: `Bearer ${TOKENS.analyst}` } })
+    t.equal(answer.status, 200, 'query answers', { bail: true })
+    stored = ((await answer.json()) as { events: typeof stored }).events
+  }
+  t.same(
+    stored.map(({ signature, device, log_source }) => ({ signature, device, log_source })),
+    [
+      { signature: 'direct with', device: 'ids-7', log_source: '' },
+      { signature: 'direct without', device: '', log_source: '' },
+      { signature: 'Port scan detected', device: 'h'.repeat(255), log_source: '' },
+      { signature: 'hec own device', device: 'sensor-says', log_source: 'own.log' },
+      { signature: 'hec canonical', device: 'gw-astana-01', log_source: 'tcp:6514' },
+    ],
+    "newest first: each as the sender named it, '' when it did not",
+  )
+})
+
 t.test('enrichment and registries reloaded without a restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'qalqan-registries-'))
   const tokensFile = join(dir, 'tokens.json')

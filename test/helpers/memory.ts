@@ -143,6 +143,17 @@ export class MemoryLedger implements Ledger {
     }
   }
 
+  async storedEventIds(keys: readonly EventKey[]): Promise<EventKey[]> {
+    const key = (sensorId: string, eventId: string) => `${sensorId}\u0000${eventId.toLowerCase()}`
+    const asked = new Set(keys.map(({ sensorId, eventId }) => key(sensorId, eventId)))
+    const stored = new Map<string, EventKey>()
+    for (const { event } of this.store.rows) {
+      const id = key(event.sensor_id, event.event_id)
+      if (asked.has(id)) stored.set(id, { sensorId: event.sensor_id, eventId: event.event_id.toLowerCase() })
+    }
+    return [...stored.values()]
+  }
+
   private rowsOf(topic: string, partition: number): StoredRow[] {
     return this.store.rows
       .filter((row) => row.topic === topic && row.partition === partition)

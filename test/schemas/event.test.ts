@@ -96,3 +96,38 @@ t.test('the canonical event requires what the collector adds', async (t) => {
   t.notOk(CanonicalEvent.safeParse({ ...canonical, v: 2 }).success)
   t.notOk(CanonicalEvent.safeParse({ ...canonical, sector: 'banking' }).success)
 })
+
+t.test('device and log_source: optional text of 1 to 255 characters, well-formed, in both schemas', async (t) => {
+  const canonical = {
+    ...valid,
+    v: 1,
+    event_id: '0b1e3c4a-5d6e-4f70-8a9b-0c1d2e3f4a5b',
+    received_at: '2025-03-01T03:15:31.000Z',
+    sensor_id: 'kz-ids-01',
+    sensor_type: 'ids',
+    org: 'Example',
+    sector: 'government',
+    region: 'KZ-71',
+    count: 1,
+  }
+  for (const [name, schema, base] of [
+    ['sensor', SensorEvent, valid],
+    ['canonical', CanonicalEvent, canonical],
+  ] as const) {
+    const parse = (fields: Record<string, unknown>) => schema.safeParse({ ...base, ...fields })
+    t.ok(parse({}).success, `${name}: neither is required`)
+    t.match(
+      parse({ device: 'fw-ala-01', log_source: '/var/log/suricata/eve.json' }).data,
+      { device: 'fw-ala-01', log_source: '/var/log/suricata/eve.json' },
+      name,
+    )
+    t.ok(parse({ device: 'd'.repeat(255), log_source: '\u{1F6E1}'.repeat(127) }).success, `${name}: 255 units`)
+    for (const field of ['device', 'log_source']) {
+      for (const bad of ['', 'x'.repeat(256), 'fw\ud800', 42, null, ['fw']]) {
+        const result = parse({ [field]: bad })
+        t.notOk(result.success, `${name}: ${field} ${JSON.stringify(bad).slice(0, 20)}`)
+        t.match(result.success ? '' : describeIssues(result.error.issues), new RegExp(`^${field}: `))
+      }
+    }
+  }
+})

@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../../schemas/event.js'
 import type { Decoded, DecodeContext } from './decoded.js'
-import { describe, finish, invalid, truncate } from './record.js'
+import { describe, finish, invalid, originName, truncate } from './record.js'
 import { readCefTime, readEpochByMagnitude, readSyslogTime, type RecordTime } from './cef-time.js'
 
 type Category = SensorEvent['category']
@@ -52,6 +52,7 @@ export function decodeCef(record: string, context: DecodeContext): Decoded {
       dst_port: integer(ext.get('dpt')),
       protocol: protocolOf(ext.get('proto')),
       count: integer(ext.get('cnt')),
+      device: originName(ext.get('dvchost') ?? ext.get('deviceExternalId')),
     },
     time.source,
   )
@@ -95,6 +96,7 @@ const FULL_NAMES = new Map([
   ['baseEventCount', 'cnt'],
   ['deviceEventCategory', 'cat'],
   ['message', 'msg'],
+  ['deviceHostName', 'dvchost'],
   ...[1, 2, 3, 4, 5, 6].flatMap((n) => [
     [`deviceCustomString${n}`, `cs${n}`],
     [`deviceCustomString${n}Label`, `cs${n}Label`],

@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../../../schemas/event.js'
 import type { Decoded, DecodeContext } from './decoded.js'
-import { describe, eventTime, finish, invalid, parseObject, truncate, type JsonObject } from './record.js'
+import { describe, eventTime, finish, invalid, originName, parseObject, truncate, type JsonObject } from './record.js'
 
 interface Mapping {
   category: SensorEvent['category']
@@ -38,6 +38,8 @@ export function decodeCowrie(record: string, context: DecodeContext): Decoded {
       dst_ip: log.dst_ip ?? log.dest_ip,
       dst_port: log.dst_port ?? log.dest_port,
       protocol: protocolOf(log),
+      // The honeypot's own name (cowrie.cfg `sensor_name`, else its host name).
+      device: originName(log.sensor),
     },
     'event',
   )

@@ -1,4 +1,4 @@
-import type { TimeSource } from '../../../schemas/event.js'
+import { MAX_ORIGIN_NAME, type TimeSource } from '../../../schemas/event.js'
 import type { Decoded, DecodeLimits } from './decoded.js'
 import { parseJson } from './json.js'
 import { validate } from '../validate.js'
@@ -62,6 +62,16 @@ export function truncate(text: string, max: number): string {
   if (text.length <= max) return text
   const last = text.charCodeAt(max - 1)
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}
+
+/**
+ * The name of the device that saw a record, or of its log: text only, trimmed and cut to the schema's
+ * length (a host name or a path is the sender's to choose); anything else, or blank, is left out.
+ */
+export function originName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  const name = value.trim()
+  return name === '' ? undefined : truncate(name, MAX_ORIGIN_NAME)
 }
 
 /** A value for a reason: a string quoted and cut short, anything else by its kind, so hostile input stays small. */

@@ -1,6 +1,16 @@
 import type { SensorEvent } from '../../../schemas/event.js'
 import type { Decoded, DecodeContext } from './decoded.js'
-import { describe, eventTime, finish, invalid, isObject, parseObject, truncate, type JsonObject } from './record.js'
+import {
+  describe,
+  eventTime,
+  finish,
+  invalid,
+  isObject,
+  originName,
+  parseObject,
+  truncate,
+  type JsonObject,
+} from './record.js'
 
 type Category = SensorEvent['category']
 
@@ -40,6 +50,8 @@ function fromAlert(eve: JsonObject): Decoded {
       mitre_technique: mitreOf(alert.metadata),
       ...endpoints(eve, alert),
       protocol: lowerCase(eve.proto),
+      // EVE writes `host`, the sensor's name, when suricata.yaml sets `sensor-name`.
+      device: originName(eve.host),
     },
     'event',
   )
@@ -60,6 +72,7 @@ function fromAnomaly(eve: JsonObject): Decoded {
       signature: truncate(parts.length === 0 ? 'anomaly' : `anomaly: ${parts.join(' ')}`, MAX_SIGNATURE),
       ...endpoints(eve),
       protocol: lowerCase(eve.proto),
+      device: originName(eve.host),
     },
     'event',
   )

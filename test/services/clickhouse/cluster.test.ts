@@ -71,6 +71,21 @@ t.test(
       "ALTER TABLE events_raw_local ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS time_source LowCardinality(String) DEFAULT 'event' AFTER received_at",
       "ALTER TABLE events_raw ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS time_source LowCardinality(String) DEFAULT 'event' AFTER received_at",
     ])
+    const device = MIGRATIONS.find((step) => step.name === 'device')?.statements ?? []
+    t.same(
+      device.map((statement) => clusterStatement(statement, 'qalqan')),
+      [
+        [
+          "ALTER TABLE events_raw_local ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS device LowCardinality(String) DEFAULT '' AFTER time_source",
+          "ALTER TABLE events_raw ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS device LowCardinality(String) DEFAULT '' AFTER time_source",
+        ],
+        [
+          "ALTER TABLE events_raw_local ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS log_source LowCardinality(String) DEFAULT '' AFTER device",
+          "ALTER TABLE events_raw ON CLUSTER `qalqan` ADD COLUMN IF NOT EXISTS log_source LowCardinality(String) DEFAULT '' AFTER device",
+        ],
+      ],
+      'step 4: each column on the local tables and the Distributed ones',
+    )
     t.same(clusterStatement('ALTER TABLE attacks_1m DROP COLUMN IF EXISTS note', 'c'), [
       'ALTER TABLE attacks_1m_local ON CLUSTER `c` DROP COLUMN IF EXISTS note',
       'ALTER TABLE attacks_1m ON CLUSTER `c` DROP COLUMN IF EXISTS note',

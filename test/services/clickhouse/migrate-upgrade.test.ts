@@ -146,6 +146,11 @@ t.test('a database of the previous version is taken as version 1 and upgraded in
     [{ time_source: 'event', n: 300 }],
     'the rows stored before the step read the default',
   )
+  t.same(
+    await rows('SELECT device, log_source, count() AS n FROM events_raw GROUP BY device, log_source'),
+    [{ device: '', log_source: '', n: 300 }],
+    'and no device or log source',
+  )
   t.equal(await ledger.plannedLastOffset({ topic: TOPIC, partition: 1, firstOffset: '40' }), ranges[1]?.lastOffset)
   t.same(
     (await ledger.recentEventIds(TOPIC, 0, '200', 3)).map((key) => key.eventId),

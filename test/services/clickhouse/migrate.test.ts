@@ -109,7 +109,7 @@ t.test('a step list out of order is refused before anything runs', async (t) => 
 t.test('an empty database gets every step, each recorded with its checksum', async (t) => {
   const report = await migrate(client)
   t.same(report.applied, MIGRATIONS.map(stepLabel))
-  t.same(report.applied.slice(0, 3), ['0001-initial', '0002-time-source', '0003-one-plan-per-offset'])
+  t.same(report.applied.slice(0, 4), ['0001-initial', '0002-time-source', '0003-one-plan-per-offset', '0004-device'])
   t.equal(report.from, 0)
   t.equal(report.to, last.version)
   t.equal(report.adopted, false)
@@ -128,6 +128,17 @@ t.test('an empty database gets every step, each recorded with its checksum', asy
     "SELECT type, default_expression FROM system.columns WHERE database = currentDatabase() AND table = 'events_raw' AND name = 'time_source'",
   )
   t.same(timeSource, { type: 'LowCardinality(String)', default_expression: "'event'" })
+  t.same(
+    await rows(
+      "SELECT name, type, default_expression FROM system.columns WHERE database = currentDatabase() AND table = 'events_raw' AND name IN ('time_source', 'device', 'log_source') ORDER BY position",
+    ),
+    [
+      { name: 'time_source', type: 'LowCardinality(String)', default_expression: "'event'" },
+      { name: 'device', type: 'LowCardinality(String)', default_expression: "''" },
+      { name: 'log_source', type: 'LowCardinality(String)', default_expression: "''" },
+    ],
+    'step 4 adds device and log_source after time_source',
+  )
   t.match(
     await engineOf('worker_batches'),
     /^ReplacingMergeTree ORDER BY \(topic, partition, first_offset\) TTL .* SETTINGS .*\bnon_replicated_deduplication_window = 10000\b/,
@@ -174,7 +185,7 @@ t.test("step 1's tables, as migrate reads them from its statements, are the tabl
   t.same(views, ['attacks_1m_mv', 'attacks_1h_mv', 'attacks_1d_mv'])
   for (const table of tables) {
     const columns = await rows<{ name: string; type: string }>(
-      `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = '${table.name}' AND name != 'time_source' ORDER BY position`,
+      `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = '${table.name}' AND name NOT IN ('time_source', 'device', 'log_source') ORDER BY position`,
     )
     t.same(
       table.columns.map(([name, type]) => ({ name, type })),
@@ -207,6 +218,32 @@ t.test("the worker's inserts store time_source, and an event without it reads ev
     [
       { id: plain.event_id, time_source: 'event' },
       { id: enveloped.event_id, time_source: 'envelope' },
+    ],
+  )
+})
+
+t.test("the worker's inserts store device and log_source, and an event without them reads ''", async (t) => {
+  const [plain, seen, long] = makeEvents(3, 11, Date.now() - 60_000, 1)
+  if (plain === undefined || seen === undefined || long === undefined) throw new Error('no event')
+  const named = { ...seen, device: 'fw-ala-01', log_source: '/var/log/suricata/eve.json' }
+  // The longest the schema allows, in characters that take 4 bytes each in UTF-8.
+  const wide = { ...long, device: '\u{1F6E1}'.repeat(127), log_source: 'я'.repeat(255) }
+  await new ClickHouseEventStore(client).insert(
+    [
+      { offset: '0', event: plain },
+      { offset: '1', event: named },
+      { offset: '2', event: wide },
+    ],
+    { topic: 'migrate-device', partition: 0, firstOffset: '0', lastOffset: '2' },
+  )
+  t.same(
+    await rows(
+      `SELECT toString(event_id) AS id, device, log_source FROM events_raw WHERE kafka_topic = 'migrate-device' ORDER BY kafka_offset`,
+    ),
+    [
+      { id: plain.event_id, device: '', log_source: '' },
+      { id: seen.event_id, device: named.device, log_source: named.log_source },
+      { id: long.event_id, device: wide.device, log_source: wide.log_source },
     ],
   )
 })

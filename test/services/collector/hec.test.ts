@@ -168,7 +168,11 @@ t.test('canonical events in envelopes are validated, one record per envelope', a
     [0, 1, 2],
   )
   t.same(records[0]?.decoded, { kind: 'event', event: decodedEvent, timeSource: 'event' })
-  t.same(records[1]?.decoded, { kind: 'event', event: second, timeSource: 'event' })
+  t.same(records[1]?.decoded, {
+    kind: 'event',
+    event: { ...second, device: 'ids-01', log_source: 'eve.json' },
+    timeSource: 'event',
+  })
   t.match(records[2]?.decoded, { kind: 'invalid', reason: /severity/ })
   t.same(
     records.map((r) => r.raw()),
@@ -668,4 +672,187 @@ t.test('through the HEC route: time_source in Kafka, and the worker time rules f
     t.equal(kafka.events.length, accepted + 1, `${label}: the other event is taken`)
     t.match(kafka.rejected.at(-1), { index: 1, stage: 'normalize' })
   }
+})
+
+t.test(
+  "the envelope's host and source name the device and log of an event that names none, for every decoder",
+  async (t) => {
+    const origin = { host: 'kz-fw-almaty-01', source: '/var/log/suricata/eve.json' }
+    const decoded = (fields: Record<string, unknown>) => decode(envelope({ ...origin, ...fields })).records[0]?.decoded
+    t.same(
+      decoded({ event }),
+      {
+        kind: 'event',
+        event: { ...decodedEvent, device: origin.host, log_source: origin.source },
+        timeSource: 'event',
+      },
+      'canonical',
+    )
+    t.same(
+      decoded({ event: JSON.stringify(event) }),
+      {
+        kind: 'event',
+        event: { ...decodedEvent, device: origin.host, log_source: origin.source },
+        timeSource: 'event',
+      },
+      'canonical as JSON text',
+    )
+    const { occurred_at: _omitted, ...timeless } = event
+    t.match(
+      decoded({ event: timeless, time: 1_740_798_930 }),
+      { kind: 'event', event: { device: origin.host, log_source: origin.source }, timeSource: 'envelope' },
+      'canonical with the envelope time',
+    )
+    const own = { ...event, device: 'sensor-says', log_source: 'its-own.log' }
+    t.same(
+      decoded({ event: own }),
+      { kind: 'event', event: { ...own, count: 1 }, timeSource: 'event' },
+      "a canonical event's own device and log_source win",
+    )
+    t.match(
+      decoded({ event: { ...event, device: 'sensor-says' } }),
+      { event: { device: 'sensor-says', log_source: origin.source } },
+      'each field on its own: the event names the device, the envelope the log',
+    )
+    for (const [format, record, sourcetype] of [
+      ['suricata', eveAlert, 'suricata:eve'],
+      ['suricata anomaly', { ...eveAlert, event_type: 'anomaly', anomaly: { type: 'decode' } }, 'suricata'],
+      ['cowrie', { ...cowrieLogin, sensor: undefined }, 'cowrie'],
+      ['cef', cefLine, 'cef'],
+    ] as const) {
+      t.match(
+        decoded({ event: record, sourcetype }),
+        { kind: 'event', event: { device: origin.host, log_source: origin.source } },
+        `${format}: the record names no device`,
+      )
+    }
+    for (const [format, record, sourcetype, device] of [
+      ['suricata', { ...eveAlert, host: 'suricata-sensor-7' }, 'suricata', 'suricata-sensor-7'],
+      ['cowrie', cowrieLogin, 'cowrie', 'honeypot-01'],
+      ['cef', `${cefLine} dvchost=fw-edge-02`, 'cef', 'fw-edge-02'],
+      ['cef', `${cefLine} deviceExternalId=FGT60F0000000001`, 'cef', 'FGT60F0000000001'],
+    ] as const) {
+      t.match(
+        decoded({ event: record, sourcetype }),
+        { kind: 'event', event: { device, log_source: origin.source } },
+        `${format}: the record's own device wins over the envelope's host`,
+      )
+    }
+    t.same(
+      decoded({ event: eveFlow, sourcetype: 'suricata' }),
+      { kind: 'skipped', reason: 'event_type "flow" is not an alert or an anomaly' },
+      'a skipped record stays skipped',
+    )
+    t.match(
+      decoded({ event: { ...event, severity: 9 } }),
+      { kind: 'invalid', reason: /^severity: / },
+      'an invalid one stays invalid, with its own reason',
+    )
+    t.same(
+      decode(envelope({ event })).records[0]?.decoded,
+      { kind: 'event', event: decodedEvent, timeSource: 'event' },
+      'no host or source: neither field',
+    )
+  },
+)
+
+t.test('hostile host and source: other types ignored, long ones cut, a lone surrogate refused', async (t) => {
+  const decoded = (fields: Record<string, unknown>, sourcetype?: string) =>
+    decode(envelope({ event: sourcetype === 'cef' ? cefLine : event, sourcetype, ...fields })).records[0]?.decoded
+  for (const value of [5, 0, true, null, {}, { name: 'x' }, ['fw-01'], '', '   ']) {
+    t.same(
+      decoded({ host: value, source: value }),
+      { kind: 'event', event: decodedEvent, timeSource: 'event' },
+      `${JSON.stringify(value)} is no name`,
+    )
+  }
+  t.match(decoded({ host: '  fw-01\t', source: ' in ' }), { event: { device: 'fw-01', log_source: 'in' } }, 'trimmed')
+  const long = decoded({ host: 'h'.repeat(100_000), source: `/${'d/'.repeat(50_000)}eve.json` })
+  t.equal(long?.kind, 'event', 'a long name does not cost the event')
+  const cut = long?.kind === 'event' ? long.event : undefined
+  t.equal(cut?.device, 'h'.repeat(255), 'cut to 255 characters')
+  t.equal(cut?.log_source?.length, 255)
+  t.ok(cut?.log_source?.startsWith('/d/d/'), 'the start of a path is kept')
+  const emoji = decoded({ host: `${'h'.repeat(254)}\u{1F600}tail` })
+  t.match(emoji, { kind: 'event', event: { device: 'h'.repeat(254) } }, 'a pair at the cut is not split')
+  t.ok(emoji?.kind === 'event' && emoji.event.device?.isWellFormed())
+  for (const sourcetype of [undefined, 'cef']) {
+    t.same(
+      decoded({ host: 'fw-\ud800' }, sourcetype),
+      { kind: 'invalid', reason: "the envelope's host: not well-formed Unicode (a lone surrogate)" },
+      `${sourcetype ?? 'canonical'}: host`,
+    )
+    t.same(
+      decoded({ host: 'fw-01', source: '\udc00.log' }, sourcetype),
+      { kind: 'invalid', reason: "the envelope's source: not well-formed Unicode (a lone surrogate)" },
+      `${sourcetype ?? 'canonical'}: source`,
+    )
+  }
+  t.match(
+    decode(envelope({ event: `${cefLine} dvchost=fw-02`, sourcetype: 'cef', host: '\ud800' })).records[0]?.decoded,
+    { kind: 'event', event: { device: 'fw-02' } },
+    "an envelope host that is not used is not checked: the record's own device stands",
+  )
+})
+
+t.test("a sensor's own device and log_source are checked like any text field", async (t) => {
+  const decoded = (fields: Record<string, unknown>) =>
+    decode(envelope({ event: { ...event, ...fields }, host: 'fw-01' })).records[0]?.decoded
+  t.match(decoded({ device: 'd'.repeat(255), log_source: 's'.repeat(255) }), {
+    kind: 'event',
+    event: { device: 'd'.repeat(255), log_source: 's'.repeat(255) },
+  })
+  for (const [fields, reason] of [
+    [{ device: 'd'.repeat(256) }, /^device: /],
+    [{ log_source: 's'.repeat(256) }, /^log_source: /],
+    [{ device: '' }, /^device: /],
+    [{ device: 42 }, /^device: /],
+    [{ log_source: ['a'] }, /^log_source: /],
+    [{ device: 'fw\udfff' }, /^device: not well-formed Unicode/],
+  ] as const) {
+    t.match(decoded(fields), { kind: 'invalid', reason }, JSON.stringify(fields).slice(0, 60))
+  }
+})
+
+t.test('through the HEC route: device and log_source reach Kafka, for every decoder', async (t) => {
+  const kafka = new MemorySender()
+  const registry = TokenRegistry.fromFile(TOKENS_FILE)
+  const collector = loadConfig({
+    QALQAN_ROLE: 'collector',
+    QALQAN_TOKENS_FILE: TOKENS_FILE,
+    QALQAN_WORKER_MAX_AGE_DAYS: '3650',
+  })
+  const app = buildCollector(collector, {
+    logger: createLogger('silent'),
+    tokens: () => registry,
+    kafka,
+    metrics: new Metrics(),
+    enrich: (e) => e,
+    readiness: () => [],
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({
+    method: 'POST',
+    url: '/services/collector/event',
+    headers: { authorization: `Splunk ${TOKENS.astana}`, 'content-type': 'application/json' },
+    payload: [
+      envelope({ event, host: 'gw-1', source: 'tcp:514' }),
+      envelope({ event: eveAlert, sourcetype: 'suricata', host: 'ids-2', source: '/var/log/suricata/eve.json' }),
+      envelope({ event: cowrieLogin, sourcetype: 'cowrie', host: 'forwarder', source: 'cowrie.json' }),
+      envelope({ event: `${cefLine} dvchost=fw-3`, sourcetype: 'cef', source: 'udp:514' }),
+      envelope({ event }),
+    ].join('\n'),
+  })
+  t.equal(res.statusCode, 200, res.body)
+  t.same(
+    kafka.events.map((e) => [e.device, e.log_source]),
+    [
+      ['gw-1', 'tcp:514'],
+      ['ids-2', '/var/log/suricata/eve.json'],
+      ['honeypot-01', 'cowrie.json'],
+      ['fw-3', 'udp:514'],
+      [undefined, undefined],
+    ],
+  )
+  t.notMatch(JSON.stringify(kafka.events[4]), /device|log_source/, 'an event without them is written without them')
 })

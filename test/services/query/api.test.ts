@@ -68,7 +68,12 @@ await store.events.insert(
       src_country: 'RU',
     }),
     event('2025-03-01T03:16:00.000Z', 'finance', 7, { src_country: 'US' }),
-    event('2025-03-01T10:00:00.000Z', 'finance', 1, { src_ip: '203.0.113.3', src_country: 'US' }),
+    event('2025-03-01T10:00:00.000Z', 'finance', 1, {
+      src_ip: '203.0.113.3',
+      src_country: 'US',
+      device: 'fw-ala-01',
+      log_source: '/var/log/suricata/eve.json',
+    }),
     event('2025-03-02T00:00:00.000Z', 'energy', 1),
     event('2025-02-28T12:00:00.000Z', 'government', 9),
   ],
@@ -170,7 +175,10 @@ t.test('drill-down: raw events newest first, paged with a cursor to the end', as
     sector: 'finance',
     src_country: 'US',
     event_id: /^0{8}-/,
+    device: 'fw-ala-01',
+    log_source: '/var/log/suricata/eve.json',
   })
+  t.match(first.events[1], { device: '', log_source: '' }, "an event that named neither reads ''")
   t.type(first.next_cursor, 'string')
   const second = (await get(`/v1/events?${DAY}&limit=2&cursor=${first.next_cursor}`)).json()
   t.same(
@@ -188,7 +196,11 @@ t.test('CSV on request, with formulas in attack data defused', async (t) => {
   const csv = await get(`/v1/events?${DAY}&format=csv`)
   t.match(csv.headers['content-type'], /^text\/csv/)
   const lines = csv.body.trim().split('\r\n')
-  t.match(lines[0], /^event_id,occurred_at,received_at,sensor_id/)
+  t.match(lines[0], /^event_id,occurred_at,received_at,sensor_id.*,device,log_source$/)
+  t.ok(
+    lines.some((line) => line.endsWith(',fw-ala-01,/var/log/suricata/eve.json')),
+    'the device and log source',
+  )
   t.equal(lines.length, 5)
   t.ok(
     lines.some((line) => line.includes(`"'=HYPERLINK(""x"")"`)),
@@ -323,6 +335,11 @@ t.test('the OpenAPI document validates and the docs page lists every endpoint', 
   const result = await validateOpenApi(doc)
   t.ok(result.valid, JSON.stringify(result.errors ?? []).slice(0, 500))
   t.same(Object.keys(doc.paths).sort(), ['/v1/events', '/v1/matrix', '/v1/summary', '/v1/timeseries', '/v1/top'])
+  const events = doc.paths['/v1/events'].get.responses['200'].content['application/json'].schema.properties.events.items
+  for (const field of ['device', 'log_source']) {
+    t.match(events.properties[field], { type: 'string', description: /''/ }, `/v1/events lists ${field}`)
+    t.ok(events.required.includes(field), `${field} is always in an answer`)
+  }
   const page = await app.inject({ method: 'GET', url: '/docs' })
   t.match(page.headers['content-type'], /text\/html/)
   for (const path of Object.keys(doc.paths)) t.match(page.body, `GET ${path}`)

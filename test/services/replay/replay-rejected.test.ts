@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { PROJECT_ROOT } from '../../../services/paths.js'
@@ -29,7 +32,8 @@ t.test('--help prints the options', async (t) => {
   const { code, stdout } = await run(['--help'])
   t.equal(code, 0)
   t.match(stdout, 'usage: qalqan replay-rejected')
-  for (const option of ['--sensor', '--format', '--reason', '--since', '--until', '--dry-run']) t.match(stdout, option)
+  for (const option of ['--sensor', '--format', '--reason', '--since', '--until', '--dry-run', '--no-check-stored'])
+    t.match(stdout, option)
 })
 
 t.test('usage errors exit 2 naming every problem', async (t) => {
@@ -68,6 +72,39 @@ t.test('--check-config reads the settings and the registries, and connects to no
   t.equal(badSetting.code, 1)
   t.match(badSetting.stderr, 'QALQAN_KAFKA_TIMEOUT_MS')
 })
+
+t.test(
+  'a ClickHouse that cannot say what is stored stops the replay before it reads or produces anything',
+  async (t) => {
+    const missing = await run(['--dry-run'], {
+      ...SETTINGS,
+      QALQAN_CLICKHOUSE_URL: 'chdb:/nonexistent/qalqan/clickhouse',
+    })
+    t.equal(missing.code, 1)
+    t.equal(missing.stdout, '')
+    t.match(
+      missing.stderr,
+      'cannot ask ClickHouse (the embedded engine at /nonexistent/qalqan/clickhouse) which events events_raw already holds: the folder /nonexistent/qalqan/clickhouse does not exist',
+    )
+    t.match(missing.stderr, 'Nothing was produced. With --no-check-stored')
+
+    const unreachable = await run([], {
+      ...SETTINGS,
+      QALQAN_CLICKHOUSE_URL: 'http://qalqan:secret@127.0.0.1:1',
+    })
+    t.equal(unreachable.code, 1)
+    t.match(unreachable.stderr, 'cannot ask ClickHouse (http://127.0.0.1:1/) which events events_raw already holds: ')
+    t.match(unreachable.stderr, /ECONNREFUSED/)
+    t.notMatch(unreachable.stderr, 'secret', 'the password in the URL is not shown')
+
+    // A folder with no schema in it: the replay does not make one (the workers do, at their start).
+    const empty = mkdtempSync(join(tmpdir(), 'qalqan-replay-'))
+    const withoutSchema = await run(['--dry-run'], { ...SETTINGS, QALQAN_CLICKHOUSE_URL: `chdb:${empty}` })
+    t.equal(withoutSchema.code, 1)
+    t.equal(withoutSchema.stdout, '')
+    t.match(withoutSchema.stderr, /already holds: Unknown table expression identifier 'events_raw'/)
+  },
+)
 
 t.test('the program runs it as `qalqan replay-rejected`', async (t) => {
   const env: NodeJS.ProcessEnv = {}

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { CanonicalEvent } from '../../../schemas/event.js'
 import { type RejectedRecord, rawFields } from '../../../schemas/rejected.js'
+import type { Ledger } from '../../../services/clickhouse/index.js'
 import { recordEventId } from '../../../services/collector/event-id.js'
 import { RateLimiter } from '../../../services/collector/rate-limit.js'
 import { TokenRegistry } from '../../../services/http/tokens.js'
@@ -11,7 +12,7 @@ import { Metrics } from '../../../services/metrics.js'
 import type { Filters } from '../../../services/replay/filters.js'
 import { HEC_RAW_UNKNOWN } from '../../../services/replay/redecode.js'
 import { Replay, type ReplayDeps } from '../../../services/replay/replay.js'
-import { MemorySender } from '../../helpers/memory.js'
+import { MemoryEventStore, MemoryLedger, MemorySender } from '../../helpers/memory.js'
 import { TOKENS_FILE } from '../../helpers/stack.js'
 import {
   CEF_ALLOWED,
@@ -26,7 +27,15 @@ import {
 const registry = TokenRegistry.fromFile(TOKENS_FILE)
 
 /** A Replay over a MemorySender; the log lines it writes are kept. */
-function replay(options: { filters?: Filters; dryRun?: boolean; progressEvery?: number; sender?: EventSender } = {}) {
+function replay(
+  options: {
+    filters?: Filters
+    dryRun?: boolean
+    progressEvery?: number
+    sender?: EventSender
+    stored?: Pick<Ledger, 'storedEventIds'>
+  } = {},
+) {
   const sender = new MemorySender()
   const logs: Record<string, unknown>[] = []
   const enrichedFor: string[] = []
@@ -40,6 +49,7 @@ function replay(options: { filters?: Filters; dryRun?: boolean; progressEvery?: 
     logger: createLogger('info', stream),
     sensors: (id) => registry.sensor(id),
     events: options.sender ?? sender,
+    stored: options.stored,
     ingest: {
       metrics: new Metrics(),
       rateLimiter: new RateLimiter(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY),
@@ -326,4 +336,101 @@ t.test('a progress line every N records read', async (t) => {
       [4, 4],
     ],
   )
+})
+
+/** events_raw in memory, holding the events given as a worker stores them. */
+function storeHolding(...events: CanonicalEvent[]): MemoryLedger {
+  const store = new MemoryEventStore()
+  for (const [index, event] of events.entries())
+    store.rows.push({ topic: 'events', partition: 0, offset: String(index), event })
+  return new MemoryLedger(store)
+}
+
+t.test('events that events_raw already holds are left out, however long ago they were stored', async (t) => {
+  // What a first replay produced and the worker stored, days ago.
+  const first = replay()
+  await first.replay.take(messages(rejection(CEF_WITHOUT_ZONE)))
+  const replayedBefore = first.sender.events[0] as CanonicalEvent
+  // The same text that a collector accepted from the sensor later: the same id, another arrival.
+  const accepted = {
+    ...replayedBefore,
+    event_id: recordEventId('test-fw-atyrau', CEF_SCAN_WITHOUT_ZONE).toUpperCase(),
+    received_at: '2024-03-20T10:00:00.000Z',
+  }
+  // Another sensor's event under the id that a third one derives: not the same event.
+  const otherSensor = {
+    ...replayedBefore,
+    sensor_id: 'test-hp-almaty',
+    event_id: recordEventId('test-ids-astana', CEF_WITHOUT_ZONE),
+  }
+  const stored = storeHolding(replayedBefore, accepted, otherSensor)
+
+  const { replay: r, sender, logs } = replay({ stored, progressEvery: 4 })
+  await r.take(
+    messages(
+      rejection(CEF_WITHOUT_ZONE),
+      rejection(CEF_SCAN_WITHOUT_ZONE),
+      rejection(CEF_WITHOUT_ZONE, { sensor_id: 'test-ids-astana' }),
+      rejection(CEF_WITHOUT_ZONE, { index: 7 }),
+    ),
+  )
+  t.same(
+    sender.events.map((event) => [event.sensor_id, event.event_id]),
+    [['test-ids-astana', recordEventId('test-ids-astana', CEF_WITHOUT_ZONE)]],
+    'only the event events_raw does not hold',
+  )
+  t.match(r.summary(), { storedChecked: true, matched: 4, replayed: 1, alreadyStored: 3 })
+  const line = logs.find((entry) => entry['msg'] === 'replaying rejected records')
+  t.match(line, { read: 4, alreadyStored: 2 }, 'progress lines count them, as of the batches sent so far')
+})
+
+t.test('a dry run asks events_raw too, and counts what would be produced', async (t) => {
+  const first = replay()
+  await first.replay.take(messages(rejection(CEF_WITHOUT_ZONE)))
+  const { replay: r, sender } = replay({ dryRun: true, stored: storeHolding(...first.sender.events) })
+  await r.take(messages(rejection(CEF_WITHOUT_ZONE), rejection(CEF_SCAN_WITHOUT_ZONE), rejection(CEF_BROKEN)))
+  t.equal(sender.calls, 0)
+  t.match(r.summary(), {
+    dryRun: true,
+    storedChecked: true,
+    replayed: 1,
+    alreadyStored: 1,
+    stillRejected: { total: 1 },
+  })
+})
+
+t.test('without the check every event that passes is produced, and the summary says it was not checked', async (t) => {
+  const { replay: r, sender } = replay()
+  await r.take(messages(rejection(CEF_WITHOUT_ZONE), rejection(CEF_WITHOUT_ZONE)))
+  t.equal(sender.events.length, 2)
+  t.match(r.summary(), { storedChecked: false, replayed: 2, alreadyStored: 0 })
+})
+
+t.test('when events_raw cannot be asked, the batch is not produced and the replay stops', async (t) => {
+  const stored: Pick<Ledger, 'storedEventIds'> = {
+    storedEventIds: async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:8123')
+    },
+  }
+  const { replay: r, sender } = replay({ stored })
+  await t.rejects(r.take(messages(rejection(CEF_WITHOUT_ZONE), rejection(CEF_SCAN_WITHOUT_ZONE))), {
+    message: /ECONNREFUSED/,
+  })
+  t.equal(sender.calls, 0, 'nothing was sent')
+  t.match(r.summary(), { matched: 2, replayed: 0, alreadyStored: 0 })
+})
+
+t.test('events_raw is asked once per batch, about the events of that batch only', async (t) => {
+  const asked: number[] = []
+  const ledger = storeHolding()
+  const stored: Pick<Ledger, 'storedEventIds'> = {
+    storedEventIds: (keys) => {
+      asked.push(keys.length)
+      return ledger.storedEventIds(keys)
+    },
+  }
+  const { replay: r, sender } = replay({ stored })
+  await r.take(messages(...Array.from({ length: 5 }, (_, index) => rejection(CEF_WITHOUT_ZONE, { index }))))
+  t.same(asked, [2, 2, 1], 'batches of two, then the rest')
+  t.equal(sender.events.length, 5)
 })

@@ -83,6 +83,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 443,
       protocol: 'tcp',
       count: 1,
+      device: 'FG100FTK21000123',
     },
     timeSource: 'event',
   },
@@ -101,6 +102,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 22,
       protocol: 'tcp',
       count: 1,
+      device: 'FGT5HD3915800610',
     },
     timeSource: 'header',
   },
@@ -119,6 +121,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 80,
       protocol: 'tcp',
       count: 1,
+      device: 'PA-3220-ALA',
     },
     timeSource: 'event',
   },
@@ -137,6 +140,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 443,
       protocol: 'tcp',
       count: 1,
+      device: 'PA-3220-ALA',
     },
     timeSource: 'event',
   },
@@ -155,6 +159,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 443,
       protocol: 'tcp',
       count: 1,
+      device: '013201001234',
     },
     timeSource: 'event',
   },
@@ -207,6 +212,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 3389,
       protocol: 'tcp',
       count: 1,
+      device: '192.0.2.1',
     },
     timeSource: 'event',
   },
@@ -225,6 +231,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 80,
       protocol: 'tcp',
       count: 1,
+      device: '192.0.2.1',
     },
     timeSource: 'event',
   },
@@ -243,6 +250,7 @@ const VENDOR_LINES: Array<{ vendor: string; line: string; event: SensorEvent; ti
       dst_port: 445,
       protocol: 'tcp',
       count: 1,
+      device: 'web-ala-01',
     },
     timeSource: 'header',
   },
@@ -1024,4 +1032,23 @@ t.test("a lone surrogate (possible in a HEC envelope's JSON string) is refused n
     reason: 'signature_id: not well-formed Unicode (a lone surrogate)',
   })
   t.equal(decodeCef(cefLine({ name: 'Port scan \ud83d\ude00' })).kind, 'event')
+})
+
+t.test('the device: dvchost, else deviceExternalId (a serial number); not the syslog header host', async (t) => {
+  const deviceOf = (extra: string, header = '') =>
+    eventOf(t, decodeCef(`${header}${cefLine({ extension: `${EXTENSION} ${extra}` })}`)).device
+  t.equal(deviceOf('dvchost=fw-ala-01'), 'fw-ala-01')
+  t.equal(deviceOf('deviceHostName=fw-ala-02'), 'fw-ala-02', 'the full key name')
+  t.equal(deviceOf('deviceExternalId=FG100FTK21000123'), 'FG100FTK21000123')
+  t.equal(deviceOf('deviceExternalId=FG100FTK21000123 dvchost=fw-ala-01'), 'fw-ala-01', 'dvchost wins')
+  t.equal(deviceOf('dvchost= deviceExternalId=NGFW-ALA node 1'), 'NGFW-ALA node 1', 'an empty dvchost is none')
+  t.equal(deviceOf('dvchost=fw\\=01'), 'fw=01', 'unescaped')
+  t.equal(deviceOf('dvc=192.0.2.1'), undefined, 'an address alone names no device')
+  t.equal(deviceOf('', '<134>Mar 14 09:12:44 fw01 '), undefined, "the syslog header's host is not read")
+  t.equal(deviceOf(`dvchost=${'d'.repeat(5_000)}`), 'd'.repeat(255), 'cut to the schema limit')
+  t.same(decodeCef(cefLine({ extension: `${EXTENSION} dvchost=fw-\ud800` })), {
+    kind: 'invalid',
+    reason: 'device: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(eventOf(t, decodeCef(cefLine())).device, undefined, 'none given, none made up')
 })

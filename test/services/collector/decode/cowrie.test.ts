@@ -55,6 +55,7 @@ t.test('a failed login becomes the canonical fields, without the credentials', a
     src_ip: '203.0.113.55',
     protocol: 'tcp',
     count: 1,
+    device: 'kz-hp-almaty-01',
   })
   t.notMatch(JSON.stringify(event), /S3cr3t|root/, 'neither the password nor the username is carried')
 })
@@ -386,4 +387,23 @@ t.test('a lone surrogate (a JSON escape of half a pair) is refused naming the fi
     reason: 'signature: not well-formed Unicode (a lone surrogate)',
   })
   t.equal(decodeCowrie(logLine('cowrie.command.input', { input: 'echo \ud83d\ude00' })).kind, 'event')
+})
+
+t.test("the honeypot's sensor name is the device; anything but text is left out", async (t) => {
+  const deviceOf = (sensor: unknown) => eventOf(t, decodeCowrie(logLine('cowrie.login.failed', { sensor }))).device
+  t.equal(deviceOf('kz-hp-almaty-01'), 'kz-hp-almaty-01')
+  t.equal(deviceOf(' hp-02 '), 'hp-02', 'trimmed')
+  for (const sensor of [undefined, '', '  ', 42, true, null, { name: 'hp' }, ['hp']])
+    t.equal(deviceOf(sensor), undefined, `${JSON.stringify(sensor)}: no device, the event stands`)
+  t.equal(deviceOf('s'.repeat(10_000)), 's'.repeat(255), 'cut to the schema limit')
+  t.equal(deviceOf(`${'s'.repeat(254)}\u{1F36F}`), 's'.repeat(254), 'without splitting a pair')
+  t.same(decodeCowrie(logLine('cowrie.login.failed', { sensor: 'hp-\ud800' })), {
+    kind: 'invalid',
+    reason: 'device: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(
+    eventOf(t, decodeCowrie(logLine('cowrie.session.connect', { sensor: 'hp-03' }))).device,
+    'hp-03',
+    'every step',
+  )
 })

@@ -574,3 +574,26 @@ t.test('a lone surrogate (a JSON escape of half a pair) is refused naming the fi
   })
   t.equal(decodeSuricata(alertLine({ signature: 'ET SCAN probe \ud83d\ude00' })).kind, 'event', 'a whole pair is fine')
 })
+
+t.test("EVE's host (suricata.yaml sensor-name) is the device; anything but text is left out", async (t) => {
+  const deviceOf = (host: unknown) => eventOf(t, decodeSuricata(alertLine({}, { host }))).device
+  t.equal(deviceOf('ids-astana-01'), 'ids-astana-01')
+  t.equal(
+    eventOf(t, decodeSuricata(alertLine({}, { event_type: 'anomaly', anomaly: { type: 'decode' }, host: 'ids-2' })))
+      .device,
+    'ids-2',
+    'an anomaly too',
+  )
+  for (const host of [undefined, '', ' ', 7, false, null, { name: 'ids' }, ['ids']])
+    t.equal(deviceOf(host), undefined, `${JSON.stringify(host)}: no device, the event stands`)
+  t.equal(deviceOf('h'.repeat(70_000)), 'h'.repeat(255), 'cut to the schema limit')
+  t.same(decodeSuricata(alertLine({}, { host: '\udfffids' })), {
+    kind: 'invalid',
+    reason: 'device: not well-formed Unicode (a lone surrogate)',
+  })
+  t.equal(
+    reasonOf(t, decodeSuricata(alertLine({}, { event_type: 'flow', host: 'ids-1' })), 'skipped'),
+    'event_type "flow" is not an alert or an anomaly',
+    'a skipped record stays skipped',
+  )
+})
