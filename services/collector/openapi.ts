@@ -7,7 +7,7 @@ import { FORMAT_NAMES, type LineFormat } from './decode/formats.js'
 /** The settings the collector enforces on every request, which the document states. */
 export type CollectorLimits = Pick<
   Config['collector'],
-  'maxBodyBytes' | 'maxEvents' | 'maxDepth' | 'maxLineLength' | 'sensorRate' | 'sensorBurst' | 'timeLimits'
+  'maxBodyBytes' | 'maxEvents' | 'maxDepth' | 'maxLineLength' | 'maxCount' | 'sensorRate' | 'sensorBurst' | 'timeLimits'
 >
 
 /** A body or a field that holds more than white space. */
@@ -66,7 +66,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Recor
 }
 
 /** The sensor-facing event, with what its checks in code say that zod cannot put into JSON Schema. */
-function sensorEventSchema(): Record<string, unknown> {
+function sensorEventSchema(maxCount: number): Record<string, unknown> {
   const schema = jsonSchema(SensorEvent, 'input') as { properties: Record<string, Record<string, unknown>> }
   const ip = (description: string) => ({
     description,
@@ -94,6 +94,11 @@ function sensorEventSchema(): Record<string, unknown> {
     ),
     description:
       'when the attack happened, ISO 8601 with a UTC offset (Z or ±hh:mm, at most ±14:00); a real calendar date',
+  }
+  schema.properties['count'] = {
+    ...schema.properties['count'],
+    maximum: maxCount,
+    description: `how many events this one stands for (a pre-aggregated burst), default 1, at most ${maxCount} (QALQAN_COLLECTOR_MAX_COUNT): send more as several events`,
   }
   schema.properties['event_id'] = {
     ...schema.properties['event_id'],
@@ -379,7 +384,7 @@ function build(limits: CollectorLimits): Record<string, unknown> {
         },
       },
       schemas: {
-        SensorEvent: sensorEventSchema(),
+        SensorEvent: sensorEventSchema(limits.maxCount),
         IngestResult: jsonSchema(IngestResult),
         HecEnvelope: {
           type: 'object',

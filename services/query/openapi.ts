@@ -9,6 +9,42 @@ const ErrorAnswer = z.object({
   retryable: z.boolean(),
 })
 const range = { from: z.iso.datetime(), to: z.iso.datetime() }
+
+/** An optional text field of the event as stored: '' when the event did not carry it, as in CSV. */
+const storedText = (max: number, description: string) =>
+  z
+    .string()
+    .max(max)
+    .meta({ description: `${description}; '' when the event did not carry it` })
+const storedPort = (description: string) =>
+  z
+    .int()
+    .min(0)
+    .max(65535)
+    .nullable()
+    .meta({ description: `${description}; null when the event did not carry it (0 is a port)` })
+
+/**
+ * An event as GET /v1/events answers it: the canonical event's fields, each always present. The
+ * optional text fields read '' when absent (as src_country does, and as a CSV cell does), ports null.
+ */
+const StoredEvent = CanonicalEvent.omit({ v: true, time_source: true }).extend({
+  signature_id: storedText(128, "the sensor's id of the rule or signature"),
+  mitre_technique: z
+    .string()
+    .regex(/^(T\d{4}(\.\d{3})?)?$/)
+    .meta({ description: "the ATT&CK technique, such as T1110.001; '' when the event did not carry it" }),
+  src_port: storedPort('the attacking port'),
+  dst_ip: storedText(45, 'the attacked address, IPv4 or IPv6'),
+  dst_port: storedPort('the attacked port'),
+  protocol: storedText(16, 'tcp, udp, icmp..., in lower case'),
+  src_country: z
+    .string()
+    .regex(/^([A-Z]{2})?$/)
+    .meta({ description: "the source address's country, ISO 3166 alpha-2; '' when unknown or not public" }),
+  device: storedText(255, 'the device that saw the event'),
+  log_source: storedText(255, 'the log it came from on that device'),
+})
 const counts = { events: z.int(), sources: z.int() }
 
 const ANSWERS = {
@@ -48,14 +84,7 @@ const ANSWERS = {
   }),
   events: z.object({
     ...range,
-    events: z.array(
-      CanonicalEvent.omit({ v: true }).extend({
-        device: z.string().meta({ description: "the device that saw the event; '' when the sender did not say" }),
-        log_source: z
-          .string()
-          .meta({ description: "the log it came from on that device; '' when the sender did not say" }),
-      }),
-    ),
+    events: z.array(StoredEvent),
     next_cursor: z.string().nullable().meta({ description: 'pass as cursor for the next page; null on the last' }),
   }),
 } as const

@@ -81,6 +81,12 @@ function failures(output: string): string {
   return text.length > 20_000 ? `${text.slice(0, 12_000)}\n[...]\n${text.slice(-8_000)}` : text
 }
 
+/** The run's warnings (such as an operation no generated case reached), which a passing run still prints. */
+function warnings(output: string): string | undefined {
+  const match = /^[= ]*WARNINGS[= ]*$([\s\S]*?)(?=^[= ]*SUMMARY[= ]*$|$(?![\s\S]))/m.exec(output)
+  return match?.[1]?.trim() || undefined
+}
+
 function summaryLine(output: string): string {
   const lines = output.trim().split('\n')
   const cases = lines.find((line) => / generated, /.test(line))?.trim() ?? 'no test case count'
@@ -138,6 +144,8 @@ t.test('both APIs answer as their OpenAPI documents say, under generated request
     const run = await schemathesis(`${url}/openapi.json`, token, configFile)
     t.comment(`${name}: ${run.command}`)
     t.comment(`${name}: exit ${run.code} after ${run.seconds.toFixed(1)} s; ${summaryLine(run.output)}`)
+    const warned = warnings(run.output)
+    if (warned !== undefined) t.comment(`${name} warnings:\n${warned.slice(0, 4000)}`)
     t.equal(run.code, 0, `the ${name} API passes every check`, { failures: failures(run.output) })
   }
 })

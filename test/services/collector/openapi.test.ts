@@ -10,7 +10,11 @@ import { MemorySender } from '../../helpers/memory.js'
 import { validate as validateOpenApi } from '../../helpers/openapi.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
-const config = testConfig({ QALQAN_COLLECTOR_MAX_EVENTS: '40', QALQAN_COLLECTOR_MAX_BODY_BYTES: '65536' })
+const config = testConfig({
+  QALQAN_COLLECTOR_MAX_EVENTS: '40',
+  QALQAN_COLLECTOR_MAX_BODY_BYTES: '65536',
+  QALQAN_COLLECTOR_MAX_COUNT: '500',
+})
 const kafka = new MemorySender()
 const tokens = TokenRegistry.fromFile(config.tokensFile ?? '')
 const app = buildCollector(config, {
@@ -182,4 +186,76 @@ t.test("the collector's answers match the document's schemas", async (t) => {
   await check({ url: '/services/collector/event', headers: splunk, payload: JSON.stringify({ event }) }, 200, hec(200))
   await check({ url: '/services/collector/event', headers: splunk, payload: '{"event": ""}' }, 400, hec(400))
   await check({ url: '/services/collector/event', payload: '{"event": {}}' }, 401, hec(401))
+})
+
+t.test('the event schema states every bound the collector enforces on a field, at both sides of it', async (t) => {
+  const doc = (await fetchDocument()) as Document & {
+    components: { schemas: { SensorEvent: { properties: Record<string, Record<string, unknown>> } } }
+  }
+  const properties = doc.components.schemas.SensorEvent.properties
+  t.match(properties['count'], { minimum: 1, maximum: 500, description: /500 \(QALQAN_COLLECTOR_MAX_COUNT\)/ })
+  const ajv = new Ajv2020({ strict: false, validateFormats: false })
+  ajv.addSchema({ ...doc, $id: 'collector' })
+  const documented = ajv.getSchema('collector#/components/schemas/SensorEvent')
+  if (documented === undefined) throw new Error('no SensorEvent schema')
+  // An hour ago on the clock of a zone `offset` away from UTC, written with that offset.
+  const at = (offset: string) => {
+    const minutes = (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)))
+    const local = new Date(Date.now() - 3_600_000 + minutes * 60_000).toISOString().slice(0, 19)
+    return `${local}${offset}`
+  }
+  const valid = {
+    occurred_at: at('+05:00'),
+    category: 'scan',
+    severity: 2,
+    signature: 'port scan',
+    src_ip: '203.0.113.9',
+  }
+  const cases: [string, Record<string, unknown>, boolean][] = [
+    ['count at the ceiling', { count: 500 }, true],
+    ['count above the ceiling', { count: 501 }, false],
+    ['count 0', { count: 0 }, false],
+    ['count not whole', { count: 1.5 }, false],
+    ['severity 4', { severity: 4 }, true],
+    ['severity 5', { severity: 5 }, false],
+    ['a signature of 512 characters', { signature: 's'.repeat(512) }, true],
+    ['a signature of 513', { signature: 's'.repeat(513) }, false],
+    ['an empty signature', { signature: '' }, false],
+    ['a signature_id of 128 characters', { signature_id: 'i'.repeat(128) }, true],
+    ['a signature_id of 129', { signature_id: 'i'.repeat(129) }, false],
+    ['an empty signature_id', { signature_id: '' }, false],
+    ['a sub-technique', { mitre_technique: 'T1110.001' }, true],
+    ['a technique spelled otherwise', { mitre_technique: 'T1110.1' }, false],
+    ['an empty technique', { mitre_technique: '' }, false],
+    ['port 0', { src_port: 0, dst_port: 0 }, true],
+    ['port 65536', { dst_port: 65536 }, false],
+    ['a protocol of 16 characters', { protocol: 'P'.repeat(16) }, true],
+    ['a protocol of 17', { protocol: 'p'.repeat(17) }, false],
+    ['a device of 255 characters', { device: 'd'.repeat(255) }, true],
+    ['a device of 256', { device: 'd'.repeat(256) }, false],
+    ['an empty device', { device: '' }, false],
+    ['a log_source of 255 characters', { log_source: '/'.repeat(255) }, true],
+    ['a log_source of 256', { log_source: '/'.repeat(256) }, false],
+    ['an empty log_source', { log_source: '' }, false],
+    ['an offset of +14:00', { occurred_at: at('+14:00') }, true],
+    ['an offset of -14:00', { occurred_at: at('-14:00') }, true],
+    ['an offset of +14:30', { occurred_at: at('+14:30') }, false],
+    ['an offset of -15:00', { occurred_at: at('-15:00') }, false],
+    ['a field no event has', { severity_text: 'high' }, false],
+  ]
+  for (const [label, change, expected] of cases) {
+    const event = { ...valid, ...change }
+    t.equal(documented(event), expected, `${label}: the document ${expected ? 'allows' : 'refuses'} it`)
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { authorization: `Bearer ${TOKENS.astana}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(event),
+    })
+    t.equal(
+      res.statusCode === 202 && res.json().accepted === 1,
+      expected,
+      `${label}: the collector ${expected ? 'accepts' : 'refuses'} it (${res.body.slice(0, 200)})`,
+    )
+  }
 })

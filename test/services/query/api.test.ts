@@ -71,6 +71,11 @@ await store.events.insert(
     event('2025-03-01T10:00:00.000Z', 'finance', 1, {
       src_ip: '203.0.113.3',
       src_country: 'US',
+      signature_id: '2001219',
+      mitre_technique: 'T1046',
+      src_port: 51234,
+      dst_port: 0,
+      protocol: 'tcp',
       device: 'fw-ala-01',
       log_source: '/var/log/suricata/eve.json',
     }),
@@ -175,10 +180,37 @@ t.test('drill-down: raw events newest first, paged with a cursor to the end', as
     sector: 'finance',
     src_country: 'US',
     event_id: /^0{8}-/,
+    signature_id: '2001219',
+    mitre_technique: 'T1046',
+    src_port: 51234,
+    dst_port: 0,
+    protocol: 'tcp',
     device: 'fw-ala-01',
     log_source: '/var/log/suricata/eve.json',
   })
-  t.match(first.events[1], { device: '', log_source: '' }, "an event that named neither reads ''")
+  t.same(
+    [first.events[1]].map(({ signature_id, mitre_technique, src_port, dst_port, protocol, device, log_source }) => ({
+      signature_id,
+      mitre_technique,
+      src_port,
+      dst_port,
+      protocol,
+      device,
+      log_source,
+    })),
+    [
+      {
+        signature_id: '',
+        mitre_technique: '',
+        src_port: null,
+        dst_port: null,
+        protocol: '',
+        device: '',
+        log_source: '',
+      },
+    ],
+    "an optional field the event did not carry reads '' when text, null when a port",
+  )
   t.type(first.next_cursor, 'string')
   const second = (await get(`/v1/events?${DAY}&limit=2&cursor=${first.next_cursor}`)).json()
   t.same(
@@ -202,6 +234,12 @@ t.test('CSV on request, with formulas in attack data defused', async (t) => {
     'the device and log source',
   )
   t.equal(lines.length, 5)
+  const header = (lines[0] ?? '').split(',')
+  const cells = (line: string | undefined, names: string[]) =>
+    names.map((name) => (line ?? '').split(',')[header.indexOf(name)])
+  const optional = ['signature_id', 'mitre_technique', 'src_port', 'dst_port', 'protocol']
+  t.same(cells(lines[1], optional), ['2001219', 'T1046', '51234', '0', 'tcp'], 'optional fields the event carried')
+  t.same(cells(lines[2], optional), ['', '', '', '', ''], "absent text ('') and absent ports (null) are empty cells")
   t.ok(
     lines.some((line) => line.includes(`"'=HYPERLINK(""x"")"`)),
     'a formula becomes text',
@@ -345,6 +383,38 @@ t.test('the OpenAPI document validates and the docs page lists every endpoint', 
   for (const path of Object.keys(doc.paths)) t.match(page.body, `GET ${path}`)
   t.match(page.body, /Example: GET \/v1\/top\?from=/)
   t.match(page.body, /<code>n<\/code><\/td><td>how many to rank; a whole number from 1 to 100; default 10<\/td>/)
+})
+
+t.test("every answer matches the document's schema of its endpoint", async (t) => {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
+  const ajv = new Ajv2020({ strict: false, validateFormats: false })
+  ajv.addSchema({ ...doc, $id: 'query' })
+  const answers: [string, string][] = [
+    ['/v1/summary', DAY],
+    ['/v1/summary', 'from=2025-06-01T00:00:00Z&to=2025-06-02T00:00:00Z'],
+    ['/v1/timeseries', `${DAY}&step=1m&group_by=sector,severity`],
+    ['/v1/top', `${DAY}&by=src_country`],
+    ['/v1/top', `${DAY}&by=signature`],
+    ['/v1/matrix', DAY],
+    ['/v1/events', DAY],
+    ['/v1/events', `${DAY}&limit=1`],
+  ]
+  for (const [path, query] of answers) {
+    const res = await get(`${path}?${query}`)
+    t.equal(res.statusCode, 200, `${path}?${query}`)
+    const validate = ajv.getSchema(
+      `query#/paths/${path.replace(/\//g, '~1')}/get/responses/200/content/application~1json/schema`,
+    )
+    if (validate === undefined) throw new Error(`no answer schema for ${path}`)
+    t.ok(validate(res.json()), `${path}?${query}: ${JSON.stringify(validate.errors)}`)
+  }
+  const events = doc.paths['/v1/events'].get.responses['200'].content['application/json'].schema.properties.events.items
+  const answered = (await get(`/v1/events?${DAY}`)).json().events as Record<string, unknown>[]
+  t.same(
+    events.required.slice().sort(),
+    Object.keys(answered[0] ?? {}).sort(),
+    'every field an event is answered with is required, and no other',
+  )
 })
 
 t.test('a hostile cursor gets 400 QLQ_ERR_INVALID_CURSOR telling to restart from the first page', async (t) => {
