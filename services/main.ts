@@ -6,6 +6,10 @@ import { createLogger } from './logger.js'
 import { hashToken } from './http/tokens.js'
 import { replayRejected } from './replay/replay-rejected.js'
 import { ROLES, type Running, startRoles } from './roles.js'
+import { exitWhenStopped, untilStopped } from './shutdown.js'
+
+/** How long a stopped process may take to end by itself before it is ended. */
+const STOPPED_GRACE_MS = 1_000
 
 const USAGE = `usage: qalqan [--role=all|collector,worker,query] [--check-config]
        qalqan token        print a new random token and the SHA-256 to put in the token registry
@@ -64,19 +68,9 @@ async function main(argv: string[]): Promise<number> {
   }
   logger.info({ roles: config.roles }, 'qalqan started')
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down: finishing in-flight work')
-      void running.close().then(resolve)
-    }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
-    process.on('SIGHUP', () => {
-      logger.info('SIGHUP: reloading the registries')
-      running.reload()
-    })
-  })
+  await untilStopped(running, logger)
   logger.info('stopped')
+  exitWhenStopped(0, logger, STOPPED_GRACE_MS)
   return 0
 }
 

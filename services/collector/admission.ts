@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Socket } from 'node:net'
 import { QalqanError } from '../errors.js'
 import { requireRole, sensorOf } from '../http/auth.js'
 import type { TokenRegistry } from '../http/tokens.js'
@@ -7,20 +8,73 @@ import type { RateLimiter } from './rate-limit.js'
 
 type Check = (request: FastifyRequest, reply: FastifyReply) => void | Promise<void>
 
+/** How long the rest of a refused request's body is read (and dropped) before its connection is closed. */
+export const LINGER_MS = 2_000
+
 /**
- * An onRequest hook: the check runs on the headers alone, before the body is read. A refused
- * request's connection is closed after the answer when its body has not all arrived, so the rest
- * is neither read nor drained: a request without a valid token costs its headers, nothing more.
+ * An onRequest hook: the checks run on the headers alone, before the body is read, and then the
+ * Content-Length is held against the body limit. A refused request's body is never buffered: what is still
+ * coming is read and dropped for at most LINGER_MS and twice the body limit, then the connection
+ * is closed. Closing at once would reset the connection under a client still writing its body,
+ * which would never read the answer and would send the request again.
  */
 export function beforeBody(...checks: Check[]) {
   return async function checkBeforeBody(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
       for (const check of checks) await check(request, reply)
+      announcedWithinLimit(request)
     } catch (err) {
-      if (!request.raw.complete) void reply.header('connection', 'close')
+      if (!request.raw.complete) lingerThenClose(request, reply)
       throw err
     }
   }
+}
+
+function announcedWithinLimit(request: FastifyRequest): void {
+  const limit = request.routeOptions.bodyLimit
+  const announced = Number(request.headers['content-length'])
+  if (limit !== undefined && announced > limit) {
+    throw new QalqanError(
+      'QLQ_ERR_BODY_TOO_LARGE',
+      `the body is larger than ${limit} bytes (QALQAN_COLLECTOR_MAX_BODY_BYTES): send fewer events per request`,
+    )
+  }
+}
+
+/** Drops the rest of the body as it comes; closes the connection once it has all come and the answer is out, or at the limits. */
+function lingerThenClose(request: FastifyRequest, reply: FastifyReply): void {
+  const { raw } = request
+  const socket = raw.socket
+  // A request injected in a test has no connection of its own to linger on.
+  if (!(socket instanceof Socket)) return
+  let left = 2 * (request.routeOptions.bodyLimit ?? 1024 * 1024)
+  let bodyRead = false
+  let answered = false
+  const cut = () => {
+    clearTimeout(timer)
+    raw.off('data', drop)
+    socket.destroy()
+  }
+  const drop = (chunk: Buffer) => {
+    left -= chunk.length
+    if (left < 0) cut()
+  }
+  const closeWhenDone = () => {
+    if (!bodyRead || !answered) return
+    clearTimeout(timer)
+    socket.end()
+  }
+  const timer = setTimeout(cut, LINGER_MS)
+  raw.on('data', drop)
+  raw.once('end', () => {
+    bodyRead = true
+    closeWhenDone()
+  })
+  reply.raw.once('finish', () => {
+    answered = true
+    closeWhenDone()
+  })
+  socket.once('close', () => clearTimeout(timer))
 }
 
 export interface AdmissionDeps {

@@ -22,7 +22,10 @@ export class KafkaConsumer {
     this.consumer = kafka.consumer({
       groupId: config.worker.groupId,
       allowAutoTopicCreation: false,
-      retry: { retries: 10 },
+      // A failing batch or commit is retried for about 8 s, then the consumer restarts: kafkajs keeps
+      // committing to a group coordinator that died and came back as a mere member ("not the correct
+      // coordinator") until its retries run out, and only a restart asks the cluster again.
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 3_000 },
       // How soon a worker that died without leaving is replaced by the group.
       sessionTimeout: config.worker.sessionTimeoutMs,
       heartbeatInterval: Math.floor(config.worker.sessionTimeoutMs / 6),

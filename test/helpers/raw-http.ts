@@ -8,6 +8,8 @@ export interface Exchange {
   closed: boolean
   /** From connecting to the close (or to the end of the wait). */
   elapsedMs: number
+  /** The socket error this side saw (EPIPE, ECONNRESET), with what had been received by then. */
+  error?: { code: string; receivedBefore: string }
 }
 
 /** Listens on a port the OS picks; the app is closed by whoever built it. */
@@ -28,6 +30,7 @@ export function exchange(port: number, talk: (socket: Socket) => unknown, waitMs
     const started = performance.now()
     let received = ''
     let stop: (() => void) | undefined
+    let error: Exchange['error']
     const socket = connect(port, '127.0.0.1', () => {
       const talking = talk(socket)
       if (typeof talking === 'function') stop = talking as () => void
@@ -35,7 +38,7 @@ export function exchange(port: number, talk: (socket: Socket) => unknown, waitMs
     const done = (closed: boolean) => {
       clearTimeout(timer)
       stop?.()
-      resolve({ received, closed, elapsedMs: performance.now() - started })
+      resolve({ received, closed, elapsedMs: performance.now() - started, ...(error && { error }) })
     }
     const timer = setTimeout(() => {
       socket.removeAllListeners('close')
@@ -43,7 +46,9 @@ export function exchange(port: number, talk: (socket: Socket) => unknown, waitMs
       done(false)
     }, waitMs)
     socket.on('data', (chunk) => (received += chunk.toString('latin1')))
-    socket.on('error', () => undefined)
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      error ??= { code: err.code ?? err.message, receivedBefore: received }
+    })
     socket.on('close', () => done(true))
   })
 }

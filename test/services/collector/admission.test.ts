@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { LINGER_MS } from '../../../services/collector/admission.js'
 import { buildCollector } from '../../../services/collector/app.js'
 import { loadConfig } from '../../../services/config.js'
 import { TokenRegistry } from '../../../services/http/tokens.js'
@@ -8,9 +9,10 @@ import { MemorySender } from '../../helpers/memory.js'
 import { exchange, head, listenOnFreePort } from '../../helpers/raw-http.js'
 import { TOKENS, TOKENS_FILE } from '../../helpers/stack.js'
 
-// What the collector refuses on a request's headers alone, on a real socket: the client sends the
-// headers of a large body and never the body. A refusal must come at once and close the connection;
-// a collector that read the body first would wait for it until the request timeout (30 s).
+// What the collector refuses on a request's headers alone, on a real socket. A refusal must come at
+// once, before the body: a collector that read the body first would wait for a body that never
+// comes until the request timeout (30 s). What then comes of the body is dropped, not kept, for a
+// short while, so that a client still writing it reads the answer instead of a reset connection.
 
 const MiB = 1024 * 1024
 const event = {
@@ -51,9 +53,24 @@ function headersOnly(port: number, path: string, headers: Record<string, string>
 
 function refusedBeforeBody(t: Test, reply: Awaited<ReturnType<typeof exchange>>, status: number, error: string) {
   t.match(reply.received, new RegExp(`^HTTP/1\\.1 ${status} `), `answered ${status} without the body`)
-  t.match(reply.received, /\r\nconnection: close\r\n/i, 'the answer says the connection closes')
   t.match(reply.received, `"error":"${error}"`)
-  t.ok(reply.closed, 'the server closed the connection rather than read the body')
+  t.ok(reply.closed, 'the server closed the connection rather than wait for the body')
+  t.ok(
+    reply.elapsedMs >= LINGER_MS - 100 && reply.elapsedMs < LINGER_MS + 1_500,
+    `after the linger time (${LINGER_MS} ms): ${Math.round(reply.elapsedMs)} ms`,
+  )
+}
+
+/** Writes a whole request with a `size`-byte body at once, as a forwarder does, and reads the answer. */
+function wholeRequest(port: number, path: string, headers: Record<string, string>, body: Buffer) {
+  return exchange(
+    port,
+    (socket) => {
+      socket.write(head('POST', path, { ...headers, 'Content-Length': body.length }))
+      socket.write(body)
+    },
+    10_000,
+  )
 }
 
 t.test('a request without a valid token is refused on its headers; its 5 MiB body is never read', async (t) => {
@@ -111,6 +128,54 @@ t.test('a Content-Length over the body limit is refused as 413 on the headers al
   const reply = await headersOnly(port, '/v1/events', headers, 5 * MiB)
   refusedBeforeBody(t, reply, 413, 'QLQ_ERR_BODY_TOO_LARGE')
   t.match(reply.received, /65536 bytes \(QALQAN_COLLECTOR_MAX_BODY_BYTES\)/)
+})
+
+t.test('a client still writing a 7 MB body when refused reads the answer, and the body is dropped', async (t) => {
+  const { port, sender } = await collector(t, { QALQAN_COLLECTOR_MAX_BODY_BYTES: String(4 * MiB) })
+  const body = Buffer.alloc(7_000_000, '[{"category":"scan"},')
+  const json = { 'Content-Type': 'application/json' }
+  const cases: [string, Record<string, string>, number, string][] = [
+    ['a wrong token', { ...json, Authorization: 'Bearer wrong-token' }, 401, 'QLQ_ERR_UNAUTHORIZED'],
+    ['over the body limit', { ...json, Authorization: `Bearer ${TOKENS.astana}` }, 413, 'QLQ_ERR_BODY_TOO_LARGE'],
+  ]
+  for (const [name, headers, status, error] of cases) {
+    await t.test(name, async (t) => {
+      const before = process.memoryUsage().heapUsed
+      const reply = await wholeRequest(port, '/v1/events', headers, body)
+      const grew = process.memoryUsage().heapUsed - before
+      t.match(reply.received, new RegExp(`^HTTP/1\\.1 ${status} `), `the client read the ${status}`)
+      t.match(reply.received, `"error":"${error}"`)
+      t.same(reply.error, undefined, 'no EPIPE or ECONNRESET on the client')
+      t.ok(reply.closed, 'the server closed the connection once the body was all read')
+      t.ok(reply.elapsedMs < LINGER_MS, `before the linger time ran out (${Math.round(reply.elapsedMs)} ms)`)
+      t.ok(grew < body.length / 2, `the body was not kept: the heap grew by ${(grew / MiB).toFixed(1)} MiB`)
+    })
+  }
+  t.equal(sender.calls, 0, 'nothing was sent to Kafka')
+})
+
+t.test('a refused body more than twice the limit is cut off without waiting for the linger time', async (t) => {
+  const { port } = await collector(t, { QALQAN_COLLECTOR_MAX_BODY_BYTES: '65536' })
+  let written = 0
+  const chunk = Buffer.alloc(64 * 1024, ' ')
+  const reply = await exchange(
+    port,
+    (socket) => {
+      socket.write(head('POST', '/v1/events', { Authorization: 'Bearer wrong-token', 'Transfer-Encoding': 'chunked' }))
+      const timer = setInterval(() => {
+        written += chunk.length
+        socket.write(`${chunk.length.toString(16)}\r\n`)
+        socket.write(chunk)
+        socket.write('\r\n')
+      }, 5)
+      return () => clearInterval(timer)
+    },
+    5_000,
+  )
+  t.match(reply.received, /^HTTP\/1\.1 401 /, 'answered first')
+  t.ok(reply.closed, 'then closed')
+  t.ok(reply.elapsedMs < LINGER_MS, `before the linger time (${Math.round(reply.elapsedMs)} ms)`)
+  t.ok(written < 16 * 65536, `after about twice the limit was dropped (${written} bytes written)`)
 })
 
 t.test('a sensor with no rate budget left is refused as 429 before its body is read', async (t) => {
