@@ -47,6 +47,7 @@ const EVENT_COLUMNS = [
   'count',
   'device',
   'log_source',
+  'time_source',
 ] as const
 
 /** The analysts' read-only API. Every value reaches ClickHouse as a bound parameter; identifiers come from closed lists. */
@@ -246,7 +247,7 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
     const rows = await read<Record<string, unknown>>(
       `SELECT event_id, occurred_at, received_at, sensor_id, sensor_type, category, severity, signature, signature_id,
               mitre_technique, src_ip, src_port, dst_ip, dst_port, protocol, src_country, src_scope, org, sector, region, count,
-              device, log_source
+              device, log_source, time_source
        FROM events_raw WHERE ${where.sql}${page}
        ORDER BY occurred_at DESC, event_id DESC LIMIT {limit:UInt32}`,
       {

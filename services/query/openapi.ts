@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { CanonicalEvent } from '../../schemas/event.js'
+import { CanonicalEvent, TIME_SOURCES } from '../../schemas/event.js'
 import { ERRORS } from '../errors.js'
 import { QUERIES } from './params.js'
 
@@ -28,7 +28,7 @@ const storedPort = (description: string) =>
  * An event as GET /v1/events answers it: the canonical event's fields, each always present. The
  * optional text fields read '' when absent (as src_country does, and as a CSV cell does), ports null.
  */
-const StoredEvent = CanonicalEvent.omit({ v: true, time_source: true }).extend({
+const StoredEvent = CanonicalEvent.omit({ v: true }).extend({
   signature_id: storedText(128, "the sensor's id of the rule or signature"),
   mitre_technique: z
     .string()
@@ -44,6 +44,10 @@ const StoredEvent = CanonicalEvent.omit({ v: true, time_source: true }).extend({
     .meta({ description: "the source address's country, ISO 3166 alpha-2; '' when unknown or not public" }),
   device: storedText(255, 'the device that saw the event'),
   log_source: storedText(255, 'the log it came from on that device'),
+  time_source: z.enum(TIME_SOURCES).meta({
+    description:
+      "where occurred_at came from: event (the record's own time), header (its syslog header), envelope (the HEC envelope's time) or received (the collector's receive time: the record carried none)",
+  }),
 })
 const counts = { events: z.int(), sources: z.int() }
 

@@ -78,6 +78,7 @@ await store.events.insert(
       protocol: 'tcp',
       device: 'fw-ala-01',
       log_source: '/var/log/suricata/eve.json',
+      time_source: 'header',
     }),
     event('2025-03-02T00:00:00.000Z', 'energy', 1),
     event('2025-02-28T12:00:00.000Z', 'government', 9),
@@ -187,7 +188,9 @@ t.test('drill-down: raw events newest first, paged with a cursor to the end', as
     protocol: 'tcp',
     device: 'fw-ala-01',
     log_source: '/var/log/suricata/eve.json',
+    time_source: 'header',
   })
+  t.equal(first.events[1].time_source, 'event', 'an event whose time is its own says so')
   t.same(
     [first.events[1]].map(({ signature_id, mitre_technique, src_port, dst_port, protocol, device, log_source }) => ({
       signature_id,
@@ -228,10 +231,10 @@ t.test('CSV on request, with formulas in attack data defused', async (t) => {
   const csv = await get(`/v1/events?${DAY}&format=csv`)
   t.match(csv.headers['content-type'], /^text\/csv/)
   const lines = csv.body.trim().split('\r\n')
-  t.match(lines[0], /^event_id,occurred_at,received_at,sensor_id.*,device,log_source$/)
+  t.match(lines[0], /^event_id,occurred_at,received_at,sensor_id.*,device,log_source,time_source$/)
   t.ok(
-    lines.some((line) => line.endsWith(',fw-ala-01,/var/log/suricata/eve.json')),
-    'the device and log source',
+    lines.some((line) => line.endsWith(',fw-ala-01,/var/log/suricata/eve.json,header')),
+    'the device, log source and where the time came from',
   )
   t.equal(lines.length, 5)
   const header = (lines[0] ?? '').split(',')
