@@ -98,8 +98,14 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Kafka's own random ids never start with "-" (its command-line tools would read one as an option):
+# one in 64 of these would, so those are drawn again.
 new_uuid() {
-  head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
+  local id=-
+  while [[ $id == -* ]]; do
+    id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
+  echo "$id"
 }
 
 write_properties() {

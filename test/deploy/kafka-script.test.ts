@@ -82,3 +82,19 @@ t.test('the broker of this test run answers status', async (t) => {
   t.match(status.stderr, `running (pid`)
   t.match(status.stderr, `127.0.0.1:${port}`)
 })
+
+t.test('a new cluster id never starts with "-", which the storage tool would read as an option', async (t) => {
+  // One draw in 64 of url-safe base64 starts with "-": 2,000 draws would meet ~31 of them.
+  const draws = spawnSync(
+    'bash',
+    ['-c', `source <(sed -n '/^new_uuid() {/,/^}/p' "$0"); for i in $(seq 2000); do new_uuid; done`, SCRIPT],
+    { encoding: 'utf8' },
+  )
+  const ids = draws.stdout.trim().split('\n')
+  t.equal(ids.length, 2000)
+  t.same(
+    ids.filter((id) => !/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id)),
+    [],
+    'every id is 22 url-safe base64 characters, the first not "-"',
+  )
+})
