@@ -22,7 +22,7 @@ export function decodeCowrie(record: string, context: DecodeContext): Decoded {
   if (typeof eventid !== 'string' || eventid === '') return invalid('eventid: missing or not a string')
   const mapping = mappingOf(eventid, log)
   if (mapping === undefined) return { kind: 'skipped', reason: `eventid ${describe(eventid)} is not an attack step` }
-  const time = eventTime(log.timestamp)
+  const time = eventTime(log.timestamp, context)
   if (!time.ok) return invalid(time.reason)
   return finish(
     {

@@ -1,6 +1,7 @@
 import { MAX_ORIGIN_NAME, type TimeSource } from '../../../schemas/event.js'
-import type { Decoded, DecodeLimits } from './decoded.js'
+import type { Arrival, Decoded, DecodeLimits } from './decoded.js'
 import { parseJson } from './json.js'
+import { wallClockToUtc } from '../local-time.js'
 import { validate } from '../validate.js'
 
 /** What the sensor-format decoders share: reading a record, its time, and the schema's last word. */
@@ -28,16 +29,33 @@ export function isoWithOffset(text: string): string | undefined {
 }
 
 /**
- * A record's `timestamp`, with its offset. A time without one is refused rather than guessed: a
- * sensor's local clock could be in any zone, and a wrong guess shifts events by hours unnoticed.
+ * A record's `timestamp`. One with an offset keeps it. One without any (Suricata and Cowrie write
+ * the host's local time when it is not set to UTC) is read in the sensor's zone, as CEF times are,
+ * to the millisecond: reading it as UTC would shift a Kazakh sensor's events by five hours unseen.
  */
-export function eventTime(value: unknown): { ok: true; value: string } | { ok: false; reason: string } {
+export function eventTime(
+  value: unknown,
+  arrival: Arrival,
+): { ok: true; value: string } | { ok: false; reason: string } {
   if (typeof value !== 'string' || !ISO_TIME.test(value))
     return { ok: false, reason: `timestamp: expected an ISO 8601 time, got ${describe(value)}` }
   const time = isoWithOffset(value)
-  return time === undefined
-    ? { ok: false, reason: `timestamp: ${describe(value)} has no UTC offset, so its instant is unknown` }
-    : { ok: true, value: time }
+  if (time !== undefined) return { ok: true, value: time }
+  const [, year, month, day, hour, minute, second, fraction = ''] =
+    /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(value) ?? []
+  const wall = {
+    year: Number(year),
+    month: Number(month),
+    day: Number(day),
+    hour: Number(hour),
+    minute: Number(minute),
+    second: Number(second),
+    millisecond: Number(fraction.slice(0, 3).padEnd(3, '0')),
+  }
+  const ms = wallClockToUtc(wall, arrival.timeZone)
+  return ms === undefined
+    ? { ok: false, reason: `timestamp: ${describe(value)} is not a calendar date and time` }
+    : { ok: true, value: new Date(ms).toISOString() }
 }
 
 /**

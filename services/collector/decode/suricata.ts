@@ -1,5 +1,5 @@
 import type { SensorEvent } from '../../../schemas/event.js'
-import type { Decoded, DecodeContext } from './decoded.js'
+import type { Arrival, Decoded, DecodeContext } from './decoded.js'
 import {
   describe,
   eventTime,
@@ -25,16 +25,16 @@ export function decodeSuricata(record: string, context: DecodeContext): Decoded 
   const parsed = parseObject(record, context)
   if (!parsed.ok) return invalid(parsed.reason)
   const eve = parsed.value
-  if (eve.event_type === 'alert') return fromAlert(eve)
-  if (eve.event_type === 'anomaly') return fromAnomaly(eve)
+  if (eve.event_type === 'alert') return fromAlert(eve, context)
+  if (eve.event_type === 'anomaly') return fromAnomaly(eve, context)
   if (typeof eve.event_type !== 'string' || eve.event_type === '') return invalid('event_type: missing or not a string')
   return { kind: 'skipped', reason: `event_type ${describe(eve.event_type)} is not an alert or an anomaly` }
 }
 
-function fromAlert(eve: JsonObject): Decoded {
+function fromAlert(eve: JsonObject, arrival: Arrival): Decoded {
   const { alert } = eve
   if (!isObject(alert)) return invalid('alert: missing or not an object')
-  const time = eventTime(eve.timestamp)
+  const time = eventTime(eve.timestamp, arrival)
   if (!time.ok) return invalid(time.reason)
   const severity = severityOf(alert.severity)
   if (severity === undefined)
@@ -58,10 +58,10 @@ function fromAlert(eve: JsonObject): Decoded {
 }
 
 /** Protocol anomalies (malformed packets, app-layer mismatches) have no rule: low severity, category other. */
-function fromAnomaly(eve: JsonObject): Decoded {
+function fromAnomaly(eve: JsonObject, arrival: Arrival): Decoded {
   const { anomaly } = eve
   if (!isObject(anomaly)) return invalid('anomaly: missing or not an object')
-  const time = eventTime(eve.timestamp)
+  const time = eventTime(eve.timestamp, arrival)
   if (!time.ok) return invalid(time.reason)
   const parts = [anomaly.type, anomaly.event].filter((part) => typeof part === 'string' && part !== '')
   return finish(
