@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
+import { eventOf, reasonOf } from '../../../helpers/decoded.js'
 import { checkMutations } from '../../../helpers/mutations.js'
 import { SensorEvent } from '../../../../schemas/event.js'
 import { decodeCef as decodeCefWith } from '../../../../services/collector/decode/cef.js'
@@ -24,20 +25,6 @@ const EXTENSION = 'rt=1740798930123 src=203.0.113.10 spt=40000 dst=198.51.100.20
 /** A bare CEF line; the header fields and the extension can be replaced. */
 function cefLine({ name = 'Port scan detected', severity = '7', classId = '100', extension = EXTENSION } = {}): string {
   return `CEF:0|ExampleVendor|ExampleFW|1.0|${classId}|${name}|${severity}|${extension}`
-}
-
-function eventOf(t: Test, decoded: Decoded): SensorEvent {
-  if (decoded.kind !== 'event') {
-    t.fail(`expected an event, got ${decoded.kind}: ${decoded.reason}`)
-    return {} as SensorEvent
-  }
-  t.ok(SensorEvent.safeParse(decoded.event).success, 'the event passes the schema')
-  return decoded.event
-}
-
-function reasonOf(t: Test, decoded: Decoded): string {
-  t.equal(decoded.kind, 'invalid', 'decoded as invalid')
-  return decoded.kind === 'invalid' ? decoded.reason : ''
 }
 
 /** The event's time and where it came from. */

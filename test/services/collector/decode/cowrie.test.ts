@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
-import t, { type Test } from 'tap'
+import t from 'tap'
+import { eventOf, reasonOf } from '../../../helpers/decoded.js'
 import { checkMutations, JSON_JUNK } from '../../../helpers/mutations.js'
-import { SensorEvent } from '../../../../schemas/event.js'
+import type { SensorEvent } from '../../../../schemas/event.js'
 import { decodeCowrie as decodeCowrieWith } from '../../../../services/collector/decode/cowrie.js'
-import type { Decoded, DecodeContext } from '../../../../services/collector/decode/decoded.js'
+import type { DecodeContext } from '../../../../services/collector/decode/decoded.js'
 
 /** At the default limits (QALQAN_COLLECTOR_MAX_DEPTH=32), from a sensor in Almaty. */
 const AT: DecodeContext = { maxDepth: 32, receivedAt: new Date('2024-03-14T05:00:00.000Z'), timeZone: 'Asia/Almaty' }
@@ -27,20 +28,6 @@ function logLine(eventid: string, fields: Record<string, unknown> = {}): string 
     session: 'a1b2c3d4e5f6',
     ...fields,
   })
-}
-
-function eventOf(t: Test, decoded: Decoded): SensorEvent {
-  if (decoded.kind !== 'event') {
-    t.fail(`expected an event, got ${decoded.kind}: ${decoded.reason}`)
-    return {} as SensorEvent
-  }
-  t.ok(SensorEvent.safeParse(decoded.event).success, 'the event passes the schema')
-  return decoded.event
-}
-
-function reasonOf(t: Test, decoded: Decoded, kind: 'invalid' | 'skipped'): string {
-  t.equal(decoded.kind, kind, `decoded as ${kind}`)
-  return decoded.kind === kind ? decoded.reason : ''
 }
 
 t.test('a failed login becomes the canonical fields, without the credentials', async (t) => {
