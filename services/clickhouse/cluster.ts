@@ -68,7 +68,8 @@ function withoutDeduplicationWindow(change: string): string | undefined {
   return kept.length === 0 ? undefined : `MODIFY SETTING ${kept.join(', ')}`
 }
 
-function quoteIdentifier(name: string): string {
+/** A name as ClickHouse reads an identifier: in backquotes, a backquote doubled. */
+export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``
 }
 

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../config.js'
+import { quoteIdentifier } from './cluster.js'
 
 /** The time each table's TTL counts from, as its DDL in schemas/clickhouse/ writes it. */
 const TTL_FROM = {
@@ -25,7 +26,7 @@ export async function applyRetention(
     const target = cluster === undefined ? table : `${table}_local`
     if ((await currentTtlDays(client, target)) === days) continue
     // Identifiers from the closed list above and a validated whole number: nothing from outside is spliced in.
-    const on = cluster === undefined ? '' : ` ON CLUSTER \`${cluster.replace(/`/g, '``')}\``
+    const on = cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(cluster)}`
     await client.command({ query: `ALTER TABLE ${target}${on} MODIFY TTL ${from} + INTERVAL ${Math.trunc(days)} DAY` })
     changed.push(target)
   }

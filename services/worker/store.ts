@@ -5,7 +5,7 @@ import type { EventStore, Ledger, OffsetEvent } from '../clickhouse/index.js'
 import type { BatchHandler, EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
 import { insertBisecting } from './bisect.js'
-import { absurdTime, type TimeLimits } from './check-time.js'
+import { absurdTime, type TimeLimits } from '../time-limits.js'
 import { type CopyKey, copyKey } from './copy-key.js'
 import { KeySet } from './key-set.js'
 import { planRange, rangeEnd } from './plan-range.js'
@@ -131,12 +131,15 @@ export function createStore(deps: StoreDeps): BatchHandler {
     const upTo = BigInt(end)
     const within = (offset: string) => BigInt(offset) <= upTo
     const refusedAt = new Map(refused.map((item) => [item.item.offset, item.reason]))
-    const byOffset = new Map(read.map((message) => [message.offset, message.raw]))
+    // The original text of a refused row, looked up only when ClickHouse refused one.
+    const byOffset = refused.length > 0 ? new Map(read.map((message) => [message.offset, message.raw])) : undefined
     const rejected: RejectedRecord[] = []
+    let received = 0
     let duplicates = 0
     let sent = 0
     for (const outcome of outcomes) {
       if (!within(outcome.offset)) continue
+      received++
       if (outcome.kind === 'rejected') rejected.push(outcome.record)
       else if (outcome.kind === 'copy') duplicates++
       else {
@@ -148,7 +151,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
           else ids.add(outcome.key, seenAt)
         } else {
           // Not stored, so not remembered either: a copy meets the same fate with or without a restart.
-          rejected.push(rejection(reason, outcome.event.sensor_id, byOffset.get(outcome.offset) ?? ''))
+          rejected.push(rejection(reason, outcome.event.sensor_id, byOffset?.get(outcome.offset) ?? ''))
         }
       }
     }
@@ -161,7 +164,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
     await retry('writing rejected events to Kafka', () => deps.rejections.send([], rejected))
 
     if (inserted.length > 0) deps.metrics.clickhouseInserted(inserted.length, seconds)
-    deps.metrics.stage('store', { received: outcomes.filter((o) => within(o.offset)).length, sent })
+    deps.metrics.stage('store', { received, sent })
     if (duplicates > 0) deps.metrics.stage('store', { discarded: duplicates, discardReason: 'duplicate_event_id' })
     if (rejected.length > 0) {
       deps.metrics.stage('store', { discarded: rejected.length, discardReason: 'rejected' })

@@ -15,14 +15,9 @@ import {
   type PlannedRange,
   StoreDataError,
 } from '../../services/clickhouse/index.js'
+import { insertToken } from '../../services/clickhouse/events.js'
 import { QalqanError } from '../../services/errors.js'
 import type { EventSender } from '../../services/kafka/index.js'
-
-/** The insert_deduplication_token that services/clickhouse/events.ts gives a range, or a part of it. */
-export function rangeToken(range: OffsetRange, part?: OffsetPart): string {
-  const token = `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
-  return part === undefined ? token : `${token}/${part.firstOffset}-${part.lastOffset}`
-}
 
 /** A row of events_raw: the event and where in Kafka it was read. */
 export interface StoredRow {
@@ -60,7 +55,7 @@ export class MemoryEventStore implements EventStore {
       throw new Error('memory event store: insert failed (as told)')
     }
     if (events.length === 0) return
-    const token = rangeToken(range, part)
+    const token = insertToken(range, part)
     this.tried.push(token)
     const bad = events.find(({ event }) => this.refuses(event))
     if (bad !== undefined)
