@@ -247,6 +247,11 @@ function toConfig(s: Settings) {
   const url = s.QALQAN_CLICKHOUSE_URL
   const embeddedPath =
     url === undefined ? resolve(s.QALQAN_DATA_DIR, 'clickhouse') : url.startsWith('chdb:') ? resolve(url.slice(5)) : ''
+  /** The worker's time rule, applied at the collector's door too so a sensor hears about a wrong clock. */
+  const timeLimits = {
+    maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
+    maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
+  }
   return {
     roles: s.QALQAN_ROLE,
     logLevel: s.QALQAN_LOG_LEVEL,
@@ -295,11 +300,7 @@ function toConfig(s: Settings) {
       maxConnections: s.QALQAN_COLLECTOR_MAX_CONNECTIONS,
       /** The most occurrences one event may stand for (`count`); an event above it is rejected. */
       maxCount: s.QALQAN_COLLECTOR_MAX_COUNT,
-      /** The worker's time rule, applied at the door so a sensor hears about a wrong clock. */
-      timeLimits: {
-        maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
-        maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
-      },
+      timeLimits,
     },
     query: {
       host: s.QALQAN_QUERY_HOST,
@@ -320,8 +321,7 @@ function toConfig(s: Settings) {
        * ids kept bounds the memory (about 10 bytes each) when the rate exceeds what it was sized for.
        */
       dedup: { windowMs: s.QALQAN_WORKER_DEDUP_WINDOW_SECONDS * 1000, maxEntries: s.QALQAN_WORKER_DEDUP_MAX_ENTRIES },
-      maxFutureMs: s.QALQAN_WORKER_MAX_FUTURE_SECONDS * 1000,
-      maxAgeMs: s.QALQAN_WORKER_MAX_AGE_DAYS * 86_400_000,
+      timeLimits,
     },
     retentionDays: {
       events_raw: s.QALQAN_RETENTION_RAW_DAYS,

@@ -4,7 +4,7 @@ import { QalqanError } from '../errors.js'
 import { requireRole, sensorOf } from '../http/auth.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import type { Metrics } from '../metrics.js'
-import type { RateLimiter } from './rate-limit.js'
+import { type RateLimiter, rateLimited } from './rate-limit.js'
 
 type Check = (request: FastifyRequest, reply: FastifyReply) => void | Promise<void>
 
@@ -95,13 +95,7 @@ export function admitSensor(deps: AdmissionDeps, schemes?: readonly string[]): C
     const wait = deps.rateLimiter.waitForOne(id)
     if (wait > 0) {
       deps.metrics.error('http', 'rate_limited')
-      throw new QalqanError(
-        'QLQ_ERR_RATE_LIMITED',
-        `sensor ${id} sends faster than its rate limit: retry in ${wait} s`,
-        {
-          retryAfterSeconds: wait,
-        },
-      )
+      throw rateLimited(id, wait)
     }
   }
 }

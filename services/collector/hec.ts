@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import { QalqanError, type ErrorCode } from '../errors.js'
 import { sensorOf } from '../http/auth.js'
 import { toQalqanError } from '../http/errors.js'
+import { RAW_EXCERPT_BYTES } from '../../schemas/rejected.js'
 import { ingest, type IngestDeps } from './ingest.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import { decodeCanonicalLine } from './decode/canonical.js'
@@ -140,7 +141,7 @@ export function decodeEnvelopes(
     const decoded = decodeEnvelope(slice, context, defaultSourcetype)
     if ('code' in decoded) {
       firstProblem ??= { text: decoded.text, code: decoded.code, 'invalid-event-number': index }
-      const raw = slice.text.slice(0, 65_536)
+      const raw = slice.text.slice(0, RAW_EXCERPT_BYTES)
       records.push({ index, decoded: { kind: 'invalid', reason: decoded.reason }, raw: () => raw })
     } else {
       records.push({ index, decoded, raw: () => slice.text })

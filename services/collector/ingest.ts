@@ -1,9 +1,8 @@
 import type { CanonicalEvent } from '../../schemas/event.js'
 import { type RejectedRecord, rawFields } from '../../schemas/rejected.js'
-import { QalqanError } from '../errors.js'
 import type { EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
-import type { RateLimiter } from './rate-limit.js'
+import { type RateLimiter, rateLimited } from './rate-limit.js'
 import type { Sensor } from '../http/tokens.js'
 import type { DecodedRecord } from './decode/decoded.js'
 import { normalize } from './normalize.js'
@@ -45,11 +44,7 @@ export async function ingest(
   const wait = deps.rateLimiter.take(sensor.id, records.length)
   if (wait > 0) {
     deps.metrics.error('http', 'rate_limited')
-    throw new QalqanError(
-      'QLQ_ERR_RATE_LIMITED',
-      `sensor ${sensor.id} sends faster than its rate limit: retry in ${wait} s`,
-      { retryAfterSeconds: wait },
-    )
+    throw rateLimited(sensor.id, wait)
   }
   const events: CanonicalEvent[] = []
   const rejected: RejectedRecord[] = []

@@ -1,3 +1,5 @@
+import { QalqanError } from '../errors.js'
+
 /**
  * Per-sensor token buckets counted in events: each sensor may send `ratePerSecond` events a second
  * on average and `burst` at once. Full buckets are dropped once a minute, so idle sensors cost nothing.
@@ -46,4 +48,15 @@ export class RateLimiter {
       if (bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSecond >= this.burst) this.buckets.delete(key)
     }
   }
+}
+
+/** The answer to a sensor over its rate: which sensor, and when to try again. */
+export function rateLimited(sensorId: string, wait: number): QalqanError {
+  return new QalqanError(
+    'QLQ_ERR_RATE_LIMITED',
+    `sensor ${sensorId} sends faster than its rate limit: retry in ${wait} s`,
+    {
+      retryAfterSeconds: wait,
+    },
+  )
 }

@@ -39,7 +39,7 @@ export async function startWorker(needs: WorkerNeeds): Promise<{ url: string; cl
       ledger: clickhouse.ledger,
       rejections,
       isRunning: needs.isRunning,
-      timeLimits: { maxFutureMs: config.worker.maxFutureMs, maxAgeMs: config.worker.maxAgeMs },
+      timeLimits: config.worker.timeLimits,
       dedup: config.worker.dedup,
     })
     await consumer.start(store)

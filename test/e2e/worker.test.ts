@@ -293,7 +293,7 @@ async function racingStores(t: Test, topic: string) {
       ...seen,
       rejections: new MemorySender(),
       isRunning: () => true,
-      timeLimits: { maxFutureMs: config.worker.maxFutureMs, maxAgeMs: config.worker.maxAgeMs },
+      timeLimits: config.worker.timeLimits,
       dedup: config.worker.dedup,
       retryDelayMs: 1,
     })

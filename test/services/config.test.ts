@@ -81,8 +81,7 @@ t.test('defaults: every setting has one', async (t) => {
       fetchBytes: 8 * 1024 * 1024,
       sessionTimeoutMs: 30_000,
       dedup: { windowMs: 600_000, maxEntries: 21_000_000 },
-      maxFutureMs: 3_600_000,
-      maxAgeMs: 30 * 86_400_000,
+      timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 30 * 86_400_000 },
     },
     retentionDays: { events_raw: 30, attacks_1m: 90, attacks_1h: 730, attacks_1d: 3650 },
   })
