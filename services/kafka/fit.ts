@@ -5,7 +5,6 @@
  * batch is 61 bytes of header plus 7 to 13 bytes per record besides its key and value; the
  * figures below take each varint at its widest.
  */
-import { murmur2 } from './murmur2.js'
 
 /** A record's bytes in a batch besides its key and value: length, attributes, deltas, lengths, headers. */
 export const RECORD_OVERHEAD = 32
@@ -25,11 +24,6 @@ export interface Sized {
 /** What a message weighs in a record batch, at most. */
 export function recordBytes(key: string, value: string): number {
   return Buffer.byteLength(key) + Buffer.byteLength(value) + RECORD_OVERHEAD
-}
-
-/** The partition the Murmur2Partitioner gives a key among `partitions`. */
-export function partitionOf(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions
 }
 
 /** A group of messages that may go out in one send: per partition and in all, within the budgets. */

@@ -44,9 +44,16 @@ export const Murmur2Partitioner = () => {
   }): number => {
     if (message.partition !== undefined && message.partition !== null) return message.partition
     if (message.key !== undefined && message.key !== null) {
-      const key = typeof message.key === 'string' ? Buffer.from(message.key) : message.key
-      return (murmur2(key) & 0x7fffffff) % partitionMetadata.length
+      return partitionOf(message.key, partitionMetadata.length)
     }
     return (counter++ & 0x7fffffff) % partitionMetadata.length
   }
+}
+
+/**
+ * The partition the partitioner above gives a key among `partitions`: the producer uses it too, to
+ * budget each partition's batch, so the two can never disagree.
+ */
+export function partitionOf(key: Uint8Array | string, partitions: number): number {
+  return (murmur2(typeof key === 'string' ? Buffer.from(key) : key) & 0x7fffffff) % partitions
 }

@@ -4,17 +4,8 @@ import { type RejectedRecord, utf8Prefix } from '../../schemas/rejected.js'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
-import {
-  BATCH_OVERHEAD,
-  canMerge,
-  merge,
-  type Piece,
-  partitionOf,
-  RECORD_OVERHEAD,
-  recordBytes,
-  type Sized,
-  split,
-} from './fit.js'
+import { partitionOf } from './murmur2.js'
+import { BATCH_OVERHEAD, canMerge, merge, type Piece, RECORD_OVERHEAD, recordBytes, type Sized, split } from './fit.js'
 import type { EventSender } from './interfaces.js'
 import { Murmur2Partitioner } from './murmur2.js'
 
