@@ -10,7 +10,7 @@ import type { Broker } from './broker.js'
 import type { FreshnessCase } from './cases.js'
 import { Probes } from './freshness-probes.js'
 import { LagSampler } from './lag-sampler.js'
-import { CpuWindow, freePort, MachineCpu, otherCpu, peakRssMiB, stop, waitHttp } from './procs.js'
+import { CpuWindow, freePort, MachineCpu, otherCpu, peakRssMiB, peakRssTreeMiB, stop, waitHttp } from './procs.js'
 import type { FreshnessFigure, ProbeDelays } from './results.js'
 import { runLoad } from './run-load.js'
 import { ANALYST_TOKEN, KAFKA_PID, RUN_ID, SENSOR_TOKENS, TMP } from './settings.js'
@@ -77,7 +77,7 @@ export async function runFreshness(broker: Broker, spec: FreshnessCase): Promise
       },
       () => {
         measuring = true
-        cpu.begin([collector.pid, workerQuery.pid, KAFKA_PID, process.pid])
+        cpu.begin([collector.pid, workerQuery.pid, KAFKA_PID, process.pid], [collector.pid])
         machine.begin()
         probes.start()
         lag.start()
@@ -97,7 +97,7 @@ export async function runFreshness(broker: Broker, spec: FreshnessCase): Promise
       t !== undefined && (polls.fresh[i] === undefined || polls.repeated[i] === undefined)
     while (performance.now() < deadline && probes.acceptedAt.some(unseen)) await sleep(100)
     await polls.stop()
-    const peakCollector = peakRssMiB(collector.pid)
+    const peakCollector = peakRssTreeMiB(collector.pid)
     const peakWorkerQuery = peakRssMiB(workerQuery.pid)
     return {
       targetEventsPerSecond: spec.eventsPerSecond,

@@ -1,16 +1,26 @@
 /**
- * An HTTP case: load on one target (the collector, the ceiling or the naive baseline) for a
+ * An HTTP case: load on one target (the collector, the ceiling, the naive baseline or the reference server) for a
  * measured window, with the CPU and memory of every process involved and, where there is a topic,
  * the messages that reached it.
  */
 import { join } from 'node:path'
 import type { Broker } from './broker.js'
 import type { HttpCase } from './cases.js'
-import { CpuWindow, freePort, MachineCpu, otherCpu, peakRssMiB, type Proc, start, stop, waitHttp } from './procs.js'
+import { CpuWindow, freePort, MachineCpu, otherCpu, peakRssTreeMiB, type Proc, start, stop, waitHttp } from './procs.js'
 import type { HttpFigure } from './results.js'
 import { runLoad } from './run-load.js'
 import { metric, scrape } from './scrape-metrics.js'
-import { ASSETS_FILE, BROKERS, DIST_BENCH, KAFKA_PID, ROOT, RUN_ID, SENSOR_TOKENS, TOKENS_FILE } from './settings.js'
+import {
+  ASSETS_FILE,
+  BROKERS,
+  DIST_BENCH,
+  KAFKA_PID,
+  REFERENCE_SERVER,
+  ROOT,
+  RUN_ID,
+  SENSOR_TOKENS,
+  TOKENS_FILE,
+} from './settings.js'
 import { nodeArgs, startQalqan } from './start-qalqan.js'
 import { round } from './stats.js'
 
@@ -39,7 +49,7 @@ export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: strin
         bodiesPerToken: Math.min(200, Math.max(2, Math.ceil(2000 / spec.batch))),
       },
       () => {
-        cpu.begin([target.pid, KAFKA_PID, process.pid])
+        cpu.begin([target.pid, KAFKA_PID, process.pid], [target.pid])
         machine.begin()
         if (hasTopic) offsetsBefore = broker.topicEnd(topic).catch(() => -1)
       },
@@ -53,7 +63,7 @@ export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: strin
       eventsInTopic = before < 0 ? undefined : (await broker.topicEnd(topic)) - before
     }
     const kafkaSends = spec.target === 'collector' ? await collectorSends(url) : undefined
-    const peak = peakRssMiB(target.pid)
+    const peak = peakRssTreeMiB(target.pid)
     const figure: HttpFigure = {
       name: spec.name,
       target: spec.target,
@@ -107,6 +117,19 @@ async function startTarget(
     start(spec.target, process.execPath, [...nodeArgs(profileDir), join(DIST_BENCH, program), ...args], env, ROOT)
   if (spec.target === 'ceiling') return node('ceiling-server.js', [String(port)], {})
   await broker.createTopic(topic, 6)
+  if (spec.target === 'reference') {
+    const args = [
+      '-listen',
+      `127.0.0.1:${port}`,
+      '-brokers',
+      BROKERS,
+      '-topic',
+      topic,
+      '-tokens',
+      SENSOR_TOKENS.join(','),
+    ]
+    return start('reference', REFERENCE_SERVER, args, {}, ROOT)
+  }
   return node('naive-collector.js', [String(port), BROKERS, topic], {
     QALQAN_TOKENS_FILE: TOKENS_FILE,
     QALQAN_ASSETS_FILE: ASSETS_FILE,

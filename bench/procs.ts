@@ -3,7 +3,7 @@
  * after a bounded wait), and read from /proc for peak memory and CPU time.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { cpus } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -138,32 +138,65 @@ export function peakRssMiB(pid: number): number | undefined {
 
 const CLOCK_TICKS = 100
 
-/** User + system CPU seconds the process has used so far. */
-export function cpuSeconds(pid: number): number | undefined {
+/** User + system CPU seconds the process has used so far; with `tree`, its descendants' too. */
+export function cpuSeconds(pid: number, tree = false): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+    // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12, and
+    // the reaped children's cutime (16) and cstime (17) at 13 and 14.
+    let ticks = Number(fields[11]) + Number(fields[12])
+    if (tree) {
+      ticks += Number(fields[13]) + Number(fields[14])
+      for (const child of childrenOf(pid)) ticks += (cpuSeconds(child, true) ?? 0) * CLOCK_TICKS
+    }
+    return ticks / CLOCK_TICKS
   } catch {
     return undefined
   }
 }
 
+/** The live children of a process (a clustered collector's workers), from every thread's list. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = []
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const list = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim()
+      if (list !== '') for (const child of list.split(' ')) children.push(Number(child))
+    }
+  } catch {
+    // The process ended meanwhile: no children to add.
+  }
+  return children
+}
+
+/** Peak resident memory (VmHWM) of a process and each of its live descendants, in MiB: the largest. */
+export function peakRssTreeMiB(pid: number): number | undefined {
+  let peak = peakRssMiB(pid)
+  for (const child of childrenOf(pid)) {
+    const childPeak = peakRssTreeMiB(child)
+    if (childPeak !== undefined && (peak === undefined || childPeak > peak)) peak = childPeak
+  }
+  return peak
+}
+
 /** CPU time of several processes over a window, as a share of one core. */
 export class CpuWindow {
   private readonly before = new Map<number, number>()
+  private trees = new Set<number>()
   private startedAt = 0
-  begin(pids: number[]): void {
+  /** `trees`: those of `pids` whose descendants count too (a collector with one process per core). */
+  begin(pids: number[], trees: number[] = []): void {
     this.startedAt = performance.now()
-    for (const pid of pids) this.before.set(pid, cpuSeconds(pid) ?? 0)
+    this.trees = new Set(trees)
+    for (const pid of pids) this.before.set(pid, cpuSeconds(pid, this.trees.has(pid)) ?? 0)
   }
   /** Per pid: percent of one core used since begin (200% is both cores). */
   end(): Map<number, number> {
     const seconds = (performance.now() - this.startedAt) / 1000
     const shares = new Map<number, number>()
     for (const [pid, before] of this.before) {
-      const now = cpuSeconds(pid)
+      const now = cpuSeconds(pid, this.trees.has(pid))
       if (now !== undefined && seconds > 0) shares.set(pid, Math.round(((now - before) / seconds) * 100))
     }
     return shares

@@ -98,6 +98,18 @@ export interface FreshnessFigure extends ProbeDelays {
   peakRssMiB: { collector?: number; workerQuery?: number; load: number }
 }
 
+/** The engine's own insert limit: pre-built rows into events_raw, rows/s. */
+export interface EngineFigure {
+  events: number
+  batch: number
+  /** The cheapest format measured, and its rates with and without the materialized views. */
+  format: string
+  withViews: { rowsPerSecond: number }
+  withoutViews: { rowsPerSecond: number }
+  /** Every format measured: rows/s with and without the views. */
+  formats: Record<string, { views: number; noViews: number }>
+}
+
 export interface ProfileFigure {
   name: string
   of: string
@@ -120,6 +132,7 @@ export interface Results {
   compression?: CompressionResult[]
   compressionCase?: CompressionCase
   worker?: WorkerFigure
+  engine?: EngineFigure
   freshness?: FreshnessFigure
   freshnessTimeoutSeconds?: number
   profiles: ProfileFigure[]

@@ -8,6 +8,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { Broker } from './broker.js'
 import { runCompression } from './case-compression.js'
+import { runEngine } from './case-engine.js'
 import { runFreshness } from './case-freshness.js'
 import { runHttp } from './case-http.js'
 import { runProducerPerf } from './case-producer-perf.js'
@@ -81,6 +82,10 @@ async function main(): Promise<void> {
       results.worker = await worker.run(spec)
       const { eventsPerSecond, committed, events } = results.worker
       log(`  ${eventsPerSecond} events/s (${committed}/${events} committed)`)
+    } else if (spec.kind === 'engine') {
+      results.engine = await runEngine(spec)
+      const { format, withViews, withoutViews } = results.engine
+      log(`  ${format}: ${withViews.rowsPerSecond} rows/s with the views, ${withoutViews.rowsPerSecond} without`)
     } else if (spec.kind === 'freshness') {
       results.freshnessTimeoutSeconds = spec.probeTimeoutSeconds
       results.freshness = await runFreshness(broker, spec)

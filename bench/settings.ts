@@ -20,6 +20,8 @@ const env = (name: string): string => {
 export const BROKERS = env('BENCH_KAFKA_BROKERS')
 export const KAFKA_DIR = env('BENCH_KAFKA_DIR')
 export const TMP = env('BENCH_TMP')
+/** The Go reference server, built by run.sh into the run's temp folder. */
+export const REFERENCE_SERVER = join(TMP, 'reference-server')
 export const KAFKA_PID = Number(readFileSync(join(KAFKA_DIR, 'kafka.pid'), 'utf8').trim())
 /** Part of every topic and group name, so no run ever reads another's. */
 export const RUN_ID = new Date()
