@@ -11,6 +11,20 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-audit --no-fund >&2
 fi
 
+# The situation page's test drives Debian's Chromium; install it when missing and we can.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Chromium for the situation page's browser test (apt-get install chromium)" >&2
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2 ||
+      { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2; }; }; then
+      echo "test: could not install Chromium: the browser test (test/services/query/situation-page.test.ts) will fail" >&2
+    fi
+  else
+    echo "test: /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get):" \
+      "the browser test (test/services/query/situation-page.test.ts) will fail; install the Debian package chromium" >&2
+  fi
+fi
+
 echo "test: checking formatting and lint (npx biome ci; npm run format fixes the formatting)" >&2
 if ! npx biome ci >&2; then
   echo "test: formatting or lint failed; no test ran" >&2
