@@ -45,8 +45,14 @@ interface Panel {
   timeFrom?: string
   panels?: Panel[]
   transformations?: { id: string; options: Record<string, string> }[]
-  options?: { xField?: string }
+  options?: { xField?: string; layers?: GeomapLayer[] }
   fieldConfig?: { defaults?: { displayName?: string } }
+}
+/** A Geomap layer: where each row's point comes from. */
+interface GeomapLayer {
+  type: string
+  location: { mode: string; lookup?: string; gazetteer?: string; latitude?: string; longitude?: string }
+  config?: { style?: { size?: { field?: string }; color?: { field?: string }; text?: { field?: string } } }
 }
 interface Variable {
   type: string
@@ -75,13 +81,23 @@ const DASHBOARDS = new Map(
   ]),
 )
 
+/** The region centres that the region map's SQL carries: Grafana's gazetteer format (key, name, latitude, longitude). */
+interface RegionCentre {
+  key: string
+  name: string
+  latitude: number
+  longitude: number
+}
+const GAZETTEER: RegionCentre[] = JSON.parse(readFileSync(join(GRAFANA, 'gazetteer', 'kz-regions.json'), 'utf8'))
+const REGION_CENTRES = new Map(GAZETTEER.map((centre) => [centre.key, centre]))
+
 /** Every panel, those inside collapsed rows too. */
 function allPanels(dashboard: Dashboard): Panel[] {
   return dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])])
 }
 const queryPanels = (dashboard: Dashboard) => allPanels(dashboard).filter((panel) => panel.type !== 'row')
 
-const PANEL_TYPES = new Set(['stat', 'timeseries', 'table', 'barchart', 'piechart', 'heatmap'])
+const PANEL_TYPES = new Set(['stat', 'timeseries', 'table', 'barchart', 'piechart', 'heatmap', 'geomap'])
 const TIME_FILTERS = new Set(['timeFilter', 'fromTime', 'toTime'])
 
 function durationMs(text: string): number {
@@ -283,6 +299,78 @@ t.test('every region-name mapping in the SQL is schemas/regions.ts', async (t) =
   }
   t.ok(mappings >= 6)
 })
+
+const KAZAKHSTAN = { south: 40.5, north: 55.5, west: 46.4, east: 87.4 }
+const inKazakhstan = (latitude: number, longitude: number) =>
+  latitude >= KAZAKHSTAN.south &&
+  latitude <= KAZAKHSTAN.north &&
+  longitude >= KAZAKHSTAN.west &&
+  longitude <= KAZAKHSTAN.east
+
+t.test(
+  'the region centres list schemas/regions.ts, each inside Kazakhstan, and the SQL carries them unchanged',
+  async (t) => {
+    t.same(
+      GAZETTEER.map(({ key, name }) => [key, name]),
+      Object.entries(REGIONS),
+      'every region once, by its ISO 3166-2:KZ code and name (Abai, Jetisu and Ulytau included)',
+    )
+    for (const { key, latitude, longitude } of GAZETTEER)
+      t.ok(inKazakhstan(latitude, longitude), `${key}: ${latitude}, ${longitude} lies in Kazakhstan`)
+    t.equal(
+      new Set(GAZETTEER.map((c) => `${c.latitude},${c.longitude}`)).size,
+      GAZETTEER.length,
+      'no two share a point',
+    )
+    const codes = `[${GAZETTEER.map((c) => `'${c.key}'`).join(', ')}]`
+    const numbers = (key: 'latitude' | 'longitude') => `[${GAZETTEER.map((c) => String(c[key])).join(', ')}]`
+    let lookups = 0
+    for (const [file, dashboard] of DASHBOARDS) {
+      for (const panel of queryPanels(dashboard)) {
+        for (const m of (panel.targets?.[0]?.rawSql ?? '').matchAll(
+          /transform\(region, (\[[^\]]*\]), (\[[^\]]*\]), nan\) AS (latitude|longitude)/g,
+        )) {
+          lookups++
+          t.equal(m[1], codes, `${file} "${panel.title}": ${m[3]} codes`)
+          t.equal(m[2], numbers(m[3] as 'latitude' | 'longitude'), `${file} "${panel.title}": ${m[3]} values`)
+        }
+      }
+    }
+    t.equal(lookups, 2, 'the region map looks up both coordinates')
+  },
+)
+
+t.test('the maps: a country map by gazetteer lookup and a region map by coordinates', async (t) => {
+  const maps = queryPanels(DASHBOARDS.get('national-overview.json') as Dashboard).filter((p) => p.type === 'geomap')
+  t.same(
+    maps.map((panel) => panel.options?.layers?.map((layer) => [layer.type, layer.location])),
+    [
+      [['markers', { mode: 'lookup', lookup: 'country', gazetteer: 'public/gazetteer/countries.json' }]],
+      [['markers', { mode: 'coords', latitude: 'latitude', longitude: 'longitude' }]],
+    ],
+  )
+})
+
+/** What a Geomap layer reads must be columns, with values its location mode can place. */
+function checkGeomapLayer(t: Test, layer: GeomapLayer, rows: Row[]): void {
+  const columns = new Set(rows.flatMap((row) => Object.keys(row)))
+  const { lookup, latitude, longitude } = layer.location
+  const style = layer.config?.style
+  for (const field of [lookup, latitude, longitude, style?.size?.field, style?.color?.field, style?.text?.field]) {
+    if (field !== undefined) t.ok(columns.has(field), `layer "${layer.type}": ${field} is a column`)
+  }
+  if (layer.location.mode === 'lookup' && lookup !== undefined) {
+    // The countries gazetteer is keyed by ISO 3166-1 alpha-2 codes.
+    for (const row of rows) t.match(row[lookup], /^[A-Z]{2}$/, `${row[lookup]} is an alpha-2 code`)
+  }
+  if (layer.location.mode === 'coords' && latitude !== undefined && longitude !== undefined) {
+    for (const row of rows)
+      t.ok(
+        inKazakhstan(Number(row[latitude]), Number(row[longitude])),
+        `${JSON.stringify(row)} is placed in Kazakhstan`,
+      )
+  }
+}
 
 // --- every panel's SQL against the embedded engine ------------------------------------------
 
@@ -670,6 +758,29 @@ function expectedRows(title: string, file: string, ctx: QueryContext): Expected 
           .slice(0, 15),
         ordered: true,
       }
+    case 'Source countries on the map':
+      return {
+        rows: grouped(
+          minute.filter((e) => e.country !== ''),
+          [['country', (e) => e.country]],
+        ).sort((a, b) => byCountDesc(a, b, 'country')),
+        ordered: true,
+      }
+    case 'Attacked regions on the map':
+      return {
+        rows: grouped(minute, [['region', (e) => e.region]])
+          .map((row) => {
+            const centre = REGION_CENTRES.get(String(row['region']))
+            return {
+              ...row,
+              region_name: regionName(row['region'] as RegionCode),
+              latitude: centre?.latitude ?? Number.NaN,
+              longitude: centre?.longitude ?? Number.NaN,
+            }
+          })
+          .sort((a, b) => byCountDesc(a, b, 'region')),
+        ordered: true,
+      }
     case 'Top categories':
       return {
         rows: grouped(minute, [['category', (e) => e.category]]).sort((a, b) => byCountDesc(a, b, 'category')),
@@ -758,6 +869,7 @@ for (const [file, dashboard] of DASHBOARDS) {
         }
         if (panel.options?.xField !== undefined)
           t.ok(columns.has(panel.options.xField), `xField ${panel.options.xField} is a column`)
+        for (const layer of panel.options?.layers ?? []) checkGeomapLayer(t, layer, rows)
         const label = /^\$\{__field\.labels\.(\w+)\}$/.exec(panel.fieldConfig?.defaults?.displayName ?? '')?.[1]
         if (label !== undefined) t.ok(columns.has(label), `the series are named by ${label}, a column`)
 
@@ -796,6 +908,19 @@ t.test('by hand: the fixture numbers that the dashboards show', async (t) => {
     ['unknown', 8],
     ['US', 5],
     ['KZ', 2],
+  ])
+  // The map leaves out the 8 events of a private source: no country to place them in.
+  t.same(await value('national-overview.json', 'Source countries on the map'), [
+    ['CN', 60],
+    ['RU', 28],
+    ['US', 5],
+    ['KZ', 2],
+  ])
+  t.same(await value('national-overview.json', 'Attacked regions on the map'), [
+    ['KZ-71', 'Astana', 51.1694, 71.4491, 65],
+    ['KZ-75', 'Almaty', 43.2389, 76.8897, 25],
+    ['KZ-23', 'Atyrau', 47.2, 52.9, 11],
+    ['KZ-35', 'Karaganda', 48.3, 74.5, 2],
   ])
   const severity = await value('national-overview.json', 'Severity')
   t.same(severity, [
