@@ -6,11 +6,15 @@ import type { Logger } from 'pino'
 export interface ReloadableOptions<T> {
   /** The file the value is loaded from. */
   readonly path: string
+  /** Other files the value is read from too (a certificate's key): a change to any of them reloads it. */
+  readonly also?: readonly string[]
   /** Reads and validates the file, throwing (a QalqanError) when it cannot be used. */
   readonly load: (path: string) => T
   readonly logger: Logger
   /** How long the directory must be quiet after a change before the file is read again. */
   readonly debounceMs?: number
+  /** Hears each value loaded after the first (a new certificate to hand to the server). */
+  readonly onReload?: (value: T) => void
 }
 
 /** However busy the directory, a change is read at most this long after it was seen. */
@@ -27,27 +31,32 @@ const MAX_WAIT_MS = 2_000
  */
 export class Reloadable<T> {
   readonly path: string
+  private readonly paths: readonly string[]
   private readonly load: (path: string) => T
+  /** Tells the onReload option of the new value; a closure, so that a Reloadable<T> is still a Reloadable<unknown>. */
+  private readonly reloaded: () => void
   private readonly logger: Logger
   private readonly debounceMs: number
   private value: T
   private loaded: Date
   private error: string | undefined
   private seen: string
-  private watcher: FSWatcher | undefined
+  private watchers: FSWatcher[] = []
   private timer: NodeJS.Timeout | undefined
   private firstChangeAt = 0
   private closed = false
 
   constructor(options: ReloadableOptions<T>) {
     this.path = resolve(options.path)
+    this.paths = [this.path, ...(options.also ?? []).map((path) => resolve(path))]
     this.load = options.load
+    this.reloaded = () => options.onReload?.(this.value)
     this.logger = options.logger
     this.debounceMs = options.debounceMs ?? 200
-    this.seen = fingerprint(this.path)
+    this.seen = fingerprint(this.paths)
     this.value = this.load(this.path)
     this.loaded = new Date()
-    this.watch()
+    for (const dir of new Set(this.paths.map((path) => dirname(path)))) this.watch(dir)
   }
 
   current(): T {
@@ -66,7 +75,7 @@ export class Reloadable<T> {
 
   /** Loads the file now, whether or not it changed; false when it could not be (the previous value stays). */
   reload(): boolean {
-    this.seen = fingerprint(this.path)
+    this.seen = fingerprint(this.paths)
     try {
       this.value = this.load(this.path)
     } catch (err) {
@@ -77,6 +86,7 @@ export class Reloadable<T> {
     this.loaded = new Date()
     this.error = undefined
     this.logger.info({ path: this.path }, 'reloaded the file')
+    this.reloaded()
     return true
   }
 
@@ -85,19 +95,18 @@ export class Reloadable<T> {
     this.closed = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    this.watcher?.close()
-    this.watcher = undefined
+    for (const watcher of this.watchers.splice(0)) watcher.close()
   }
 
-  private watch(): void {
+  private watch(dir: string): void {
     try {
-      const watcher = watch(dirname(this.path), { persistent: false }, () => this.changed())
+      const watcher = watch(dir, { persistent: false }, () => this.changed())
       watcher.on('error', (err) => {
         this.logger.warn({ path: this.path, err }, 'stopped watching the file; reload it with SIGHUP')
         watcher.close()
-        if (this.watcher === watcher) this.watcher = undefined
+        this.watchers = this.watchers.filter((one) => one !== watcher)
       })
-      this.watcher = watcher
+      this.watchers.push(watcher)
     } catch (err) {
       this.logger.warn({ path: this.path, err }, 'cannot watch the file; reload it with SIGHUP')
     }
@@ -111,17 +120,21 @@ export class Reloadable<T> {
     else clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.timer = undefined
-      if (!this.closed && fingerprint(this.path) !== this.seen) this.reload()
+      if (!this.closed && fingerprint(this.paths) !== this.seen) this.reload()
     }, this.debounceMs)
     this.timer.unref()
   }
 }
 
-/** What the file holds now: a hash of its bytes, or why it cannot be read. */
-function fingerprint(path: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex')
-  } catch (err) {
-    return `unreadable: ${(err as NodeJS.ErrnoException).code ?? String(err)}`
-  }
+/** What the files hold now: a hash of each one's bytes, or why it cannot be read. */
+function fingerprint(paths: readonly string[]): string {
+  return paths
+    .map((path) => {
+      try {
+        return createHash('sha256').update(readFileSync(path)).digest('hex')
+      } catch (err) {
+        return `unreadable: ${(err as NodeJS.ErrnoException).code ?? String(err)}`
+      }
+    })
+    .join(' ')
 }

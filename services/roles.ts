@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { type ClickHouse, openClickHouse } from './clickhouse/index.js'
 import { startCollector } from './collector/start.js'
 import type { Config, Role } from './config.js'
+import { startOps } from './http/ops-server.js'
 import { TokenRegistry } from './http/tokens.js'
 import { connectKafka, type KafkaConnection } from './kafka/index.js'
 import { Metrics } from './metrics.js'
@@ -27,6 +28,8 @@ type Need = 'tokens' | 'kafka' | 'clickhouse'
 /** A started role: where it listens, and how it stops (after finishing what it took). */
 export interface Started {
   readonly url: string
+  /** The role's problems, for the ops port's /readyz; a role without one is ready while it runs. */
+  readonly readiness?: () => string[]
   close(): Promise<void>
 }
 
@@ -58,6 +61,8 @@ export const ROLES = {
 export interface Running {
   /** Base URLs of the roles that run in this process. */
   readonly urls: Partial<Record<Role, string>>
+  /** The ops listener's base URL (/metrics, /readyz with reasons), when a role with a public port runs. */
+  readonly opsUrl: string | undefined
   /** Reads the registries again (SIGHUP); a broken file keeps the previous registry. */
   reload(): void
   /** Idempotent: finishes in-flight work, then releases every connection. */
@@ -108,15 +113,22 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
       },
     }
     const urls: Partial<Record<Role, string>> = {}
+    const readiness: Partial<Record<Role, () => string[]>> = {}
     for (const role of config.roles) {
-      const started = await ROLES[role].start(shared)
+      const started: Started = await ROLES[role].start(shared)
       closers.push(() => started.close())
       urls[role] = started.url
+      if (started.readiness !== undefined) readiness[role] = started.readiness
     }
+    // The worker serves its metrics on its own port, which no sensor or analyst reaches.
+    const ops = config.roles.some((role) => role !== 'worker')
+      ? await startOps(config.ops, { logger, metrics: shared.metrics, readiness })
+      : undefined
+    if (ops !== undefined) closers.push(() => ops.close())
     const reload = () => {
       for (const registry of registries) registry.reload()
     }
-    return { urls, reload, close }
+    return { urls, opsUrl: ops?.url, reload, close }
   } catch (err) {
     await close()
     throw err

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Socket } from 'node:net'
 import { QalqanError } from '../errors.js'
 import { requireRole, sensorOf } from '../http/auth.js'
+import { checkClientCertificate } from '../http/client-certificate.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import type { Metrics } from '../metrics.js'
 import { type RateLimiter, rateLimited } from './rate-limit.js'
@@ -84,14 +85,17 @@ export interface AdmissionDeps {
 }
 
 /**
- * Admits a sensor before its body is read: its token (in one of `schemes`), then its rate budget,
- * since a sensor with less than one event's budget left could have no event of the body taken.
+ * Admits a sensor before its body is read: its token (in one of `schemes`), the client certificate
+ * its registration binds, then its rate budget, since a sensor with less than one event's budget
+ * left could have no event of the body taken.
  */
 export function admitSensor(deps: AdmissionDeps, schemes?: readonly string[]): Check {
   const authenticate = requireRole(deps.tokens, 'sensor', schemes)
   return async (request, reply) => {
     await authenticate(request, reply)
-    const { id } = sensorOf(request)
+    const sensor = sensorOf(request)
+    checkClientCertificate(request, sensor, deps.tokens())
+    const { id } = sensor
     const wait = deps.rateLimiter.waitForOne(id)
     if (wait > 0) {
       deps.metrics.error('http', 'rate_limited')

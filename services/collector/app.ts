@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { TlsOptions } from 'node:tls'
 import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import type { Config } from '../config.js'
 import { errorBody, QalqanError } from '../errors.js'
 import { sensorOf } from '../http/auth.js'
-import { createServer, serveMetrics } from '../http/server.js'
+import { createServer } from '../http/server.js'
 import { ingest, type IngestDeps, type IngestResult } from './ingest.js'
 import type { Metrics } from '../metrics.js'
 import { RateLimiter } from './rate-limit.js'
@@ -29,13 +30,19 @@ export interface CollectorDeps {
   readonly enrich: (event: CanonicalEvent, sensor: Sensor) => CanonicalEvent
   /** Problems that make this collector unfit for traffic (Kafka unreachable, a registry not loaded); empty when ready. */
   readonly readiness: () => string[]
+  /** HTTPS (and sensor certificates when it asks for them); plain HTTP without. */
+  readonly tls?: TlsOptions | undefined
 }
 
 const LINE_TYPES = ['text/plain', 'application/x-ndjson', 'application/json', 'application/octet-stream']
 
-/** The collector's HTTP app: sensors POST events in their own formats; 2xx only once Kafka acknowledged them. */
+/**
+ * The collector's HTTP app: sensors POST events in their own formats; 2xx only once Kafka acknowledged them.
+ * Its port faces the sensors' networks: /healthz and /readyz say ready or not and no more; the
+ * metrics and the reasons are on the ops port (services/http/ops-server.ts).
+ */
 export function buildCollector(config: Config, deps: CollectorDeps): FastifyInstance {
-  const app = createServer(deps.logger, 'collector', config.collector)
+  const app = createServer(deps.logger, 'collector', config.collector, deps.tls)
   applyServerLimits(app.server, config.collector, () => deps.metrics.error('http', 'too_many_connections'))
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
@@ -89,12 +96,9 @@ export function buildCollector(config: Config, deps: CollectorDeps): FastifyInst
   registerHec(app, { config, tokens: deps.tokens, ingest: ingestDeps, readText, readiness: deps.readiness })
 
   app.get('/readyz', async (_request, reply) => {
-    const problems = deps.readiness()
-    return reply
-      .code(problems.length === 0 ? 200 : 503)
-      .send({ status: problems.length === 0 ? 'ready' : 'not ready', problems })
+    const ready = deps.readiness().length === 0
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' })
   })
-  serveMetrics(app, deps.metrics)
   app.get('/openapi.json', async () => (await import('./openapi.js')).openApiDocument(config.collector))
 
   return app

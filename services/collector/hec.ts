@@ -30,6 +30,10 @@ export interface HecDeps {
 const HEC_CODES: Partial<Record<ErrorCode, { code: number; text: string }>> = {
   QLQ_ERR_UNAUTHORIZED: { code: 2, text: 'Token is required' },
   QLQ_ERR_FORBIDDEN: { code: 4, text: 'Invalid token' },
+  QLQ_ERR_TOKEN_REVOKED: { code: 1, text: 'Token disabled' },
+  QLQ_ERR_TOKEN_EXPIRED: { code: 1, text: 'Token disabled' },
+  QLQ_ERR_CERTIFICATE_REQUIRED: { code: 3, text: 'Invalid authorization' },
+  QLQ_ERR_CERTIFICATE_MISMATCH: { code: 3, text: 'Invalid authorization' },
   QLQ_ERR_NO_EVENTS: { code: 5, text: 'No data' },
   QLQ_ERR_KAFKA_UNAVAILABLE: { code: 9, text: 'Server is busy' },
   QLQ_ERR_OVERLOADED: { code: 9, text: 'Server is busy' },
@@ -95,10 +99,10 @@ export function registerHec(app: FastifyInstance, deps: HecDeps): void {
   }
   for (const url of ['/services/collector/raw', '/services/collector/raw/1.0']) app.post(url, options, raw)
 
+  // Public: the reasons (registry paths and their errors) are on the ops port only.
   const health = async (_request: FastifyRequest, reply: FastifyReply) => {
-    const problems = deps.readiness()
-    if (problems.length === 0) return reply.code(200).send({ text: 'HEC is healthy', code: 17 })
-    return reply.code(503).send({ text: 'HEC is unhealthy, queues are full', code: 18, problems })
+    if (deps.readiness().length === 0) return reply.code(200).send({ text: 'HEC is healthy', code: 17 })
+    return reply.code(503).send({ text: 'HEC is unhealthy, queues are full', code: 18 })
   }
   for (const url of ['/services/collector/health', '/services/collector/health/1.0']) app.get(url, health)
 }

@@ -206,8 +206,10 @@ function build(limits: CollectorLimits): Record<string, unknown> {
   const hecResponses = (success: string) => ({
     '200': hecResponse(success),
     '400': hecResponse('no event, or every event was refused: code, text and invalid-event-number say which'),
-    '401': hecResponse('no token (code 2), or an unknown one'),
-    '403': hecResponse('an analyst token (code 4)'),
+    '401': hecResponse(
+      'no token (code 2), or an unknown one; a revoked or expired token (code 1); a sensor bound to a client certificate that did not present it (code 3)',
+    ),
+    '403': hecResponse('an analyst token (code 4); a client certificate of another sensor (code 3)'),
     '413': hecResponse('the body, a line or the number of events is over the limit'),
     '415': hecResponse('a Content-Encoding other than gzip'),
     '429': hecResponse('the sensor sends faster than its rate limit (code 9); Retry-After says when to retry', true),
@@ -267,7 +269,9 @@ function build(limits: CollectorLimits): Record<string, unknown> {
         security: [],
         responses: {
           '200': jsonResponse('ready (code 17)', { $ref: '#/components/schemas/HecHealth' }),
-          '503': jsonResponse('not ready (code 18): problems says why', { $ref: '#/components/schemas/HecHealth' }),
+          '503': jsonResponse('not ready (code 18); the reasons are on the ops port', {
+            $ref: '#/components/schemas/HecHealth',
+          }),
         },
       },
     }
@@ -292,17 +296,9 @@ function build(limits: CollectorLimits): Record<string, unknown> {
       security: [],
       responses: {
         '200': jsonResponse('ready', { $ref: '#/components/schemas/Readiness' }),
-        '503': jsonResponse('not ready: problems says why', { $ref: '#/components/schemas/Readiness' }),
-      },
-    },
-  }
-  paths['/metrics'] = {
-    get: {
-      operationId: 'metrics',
-      summary: "The process's Prometheus metrics",
-      security: [],
-      responses: {
-        '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        '503': jsonResponse('not ready; the reasons are on the ops port (QALQAN_OPS_PORT)', {
+          $ref: '#/components/schemas/Readiness',
+        }),
       },
     },
   }
@@ -412,10 +408,9 @@ function build(limits: CollectorLimits): Record<string, unknown> {
           z.object({
             text: z.string(),
             code: z.union([z.literal(17), z.literal(18)]),
-            problems: z.array(z.string()).optional(),
           }),
         ),
-        Readiness: jsonSchema(z.object({ status: z.enum(['ready', 'not ready']), problems: z.array(z.string()) })),
+        Readiness: jsonSchema(z.object({ status: z.enum(['ready', 'not ready']) })),
       },
       responses: {
         Accepted: jsonResponse('taken in: counts of accepted, skipped and rejected records', {
@@ -430,8 +425,14 @@ function build(limits: CollectorLimits): Record<string, unknown> {
             },
           },
         },
-        Unauthorized: errorResponse('no token, or an unknown one', 401),
-        Forbidden: errorResponse('an analyst token: only sensor tokens send events', 403),
+        Unauthorized: errorResponse(
+          'no token, or an unknown one (QLQ_ERR_UNAUTHORIZED); a revoked or expired token (QLQ_ERR_TOKEN_REVOKED, QLQ_ERR_TOKEN_EXPIRED); a sensor bound to a client certificate that did not present it (QLQ_ERR_CERTIFICATE_REQUIRED)',
+          401,
+        ),
+        Forbidden: errorResponse(
+          "an analyst token: only sensor tokens send events (QLQ_ERR_FORBIDDEN); a client certificate that is not this sensor's (QLQ_ERR_CERTIFICATE_MISMATCH)",
+          403,
+        ),
         TooLarge: errorResponse(
           `over a limit: the body (${maxBodyBytes} bytes), a line (${maxLineLength} characters) or the events (${maxEvents})`,
           413,

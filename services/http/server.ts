@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { TlsOptions } from 'node:tls'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
@@ -12,14 +13,20 @@ export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
  * request would cost more than the request at ingest rates, so only errors are logged), the error
  * catalogue's answers (405 with Allow for a known path asked with another method), and /healthz.
  * The request id is the client's `x-request-id` when it is safe, else a new one; the answer carries it.
+ * With `tls`, the server speaks HTTPS only.
  */
 export function createServer(
   logger: Logger,
   role: string,
   limits: { maxBodyBytes: number; requestTimeoutMs?: number },
+  tls?: TlsOptions,
 ): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = logger.child({ role })
   const requestTimeoutMs = limits.requestTimeoutMs ?? 30_000
+  const serverOptions = {
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+  }
   const app = Fastify({
     loggerInstance,
     bodyLimit: limits.maxBodyBytes,
@@ -32,8 +39,8 @@ export function createServer(
     // A body that trickles in ties up a socket: the whole request must arrive within this time.
     // Node reads the timeout when it creates the server, so it goes in the server options too.
     requestTimeout: requestTimeoutMs,
-    http: { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs) },
-  })
+    ...(tls === undefined ? { http: serverOptions } : { https: { ...tls, ...serverOptions } }),
+  }) as FastifyInstance
   const routes = new RouteMethods()
   app.addHook('onRoute', (route) => routes.add(route.url, route.method))
   app.addHook('onRequest', (request, reply, done) => {
@@ -83,7 +90,8 @@ export async function listen(app: FastifyInstance, at: { host: string; port: num
   await app.listen({ host: at.host, port: at.port })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : at.port
-  return `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`
+  const scheme = 'setSecureContext' in app.server ? 'https' : 'http'
+  return `${scheme}://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`
 }
 
 /** GET /metrics: the process's Prometheus metrics. */

@@ -214,6 +214,8 @@ t.test('the HEALTHCHECK passes while the process answers and fails once it stops
     QALQAN_ROLE: 'query',
     QALQAN_QUERY_PORT: String(port),
     QALQAN_QUERY_HOST: '0.0.0.0',
+    // The check asks the ops port, where the query API's own port may speak HTTPS.
+    QALQAN_OPS_PORT: String(await freePort()),
     QALQAN_TOKENS_FILE: join(PROJECT_ROOT, 'test', 'fixtures', 'tokens.json'),
     QALQAN_DATA_DIR: dataDir,
     QALQAN_LOG_LEVEL: 'warn',

@@ -13,6 +13,8 @@ export interface TestCollector {
   config: Config
   sink: KafkaProducer
   metrics: Metrics
+  /** What the collector's readiness says, as the ops port shows it. */
+  readiness: () => string[]
 }
 
 /** A collector on the test broker with topics of its own; closed when the test ends. */
@@ -42,5 +44,5 @@ export async function startCollector(
     await app.close()
     await sink.close()
   })
-  return { app, config, sink, metrics }
+  return { app, config, sink, metrics, readiness }
 }

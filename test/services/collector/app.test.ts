@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { startCollector } from '../../helpers/collector.js'
+import { buildOps } from '../../../services/http/ops-server.js'
+import { createLogger } from '../../../services/logger.js'
 import { readTopic } from '../../helpers/kafka.js'
 import { TOKENS } from '../../helpers/stack.js'
 
@@ -218,14 +220,23 @@ t.test('unknown paths answer 404 from the catalogue', async (t) => {
 
 t.test('Kafka cannot take the write: 503 with Retry-After, never 202', async (t) => {
   // The topics do not exist and may not be auto-created: Kafka refuses the write.
-  const { app } = await startCollector(t, { QALQAN_KAFKA_TIMEOUT_MS: '1000' }, { createTopics: false })
+  const { app, metrics, readiness } = await startCollector(
+    t,
+    { QALQAN_KAFKA_TIMEOUT_MS: '1000' },
+    { createTopics: false },
+  )
   const res = await post(app, JSON.stringify(event))
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '5')
   t.match(res.json(), { error: 'QLQ_ERR_KAFKA_UNAVAILABLE', retryable: true })
   const ready = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(ready.statusCode, 503, 'not ready after a failed send')
-  t.match(ready.json(), { status: 'not ready', problems: [/the last send to Kafka failed/] })
+  t.same(ready.json(), { status: 'not ready' }, 'the public port gives no reason')
+  const ops = buildOps({ logger: createLogger('silent'), metrics, readiness: { collector: readiness } })
+  t.teardown(() => ops.close())
+  const detailed = await ops.inject({ method: 'GET', url: '/readyz' })
+  t.equal(detailed.statusCode, 503)
+  t.match(detailed.json(), { status: 'not ready', roles: { collector: [/the last send to Kafka failed/] } })
 })
 
 t.test('a sensor over its rate limit gets 429 with Retry-After, and its events are not taken', async (t) => {
@@ -265,13 +276,17 @@ t.test('a body that trickles in is cut off at the request timeout', { timeout: 1
   t.match(answer, /^HTTP\/1\.1 408/)
 })
 
-t.test('readiness and metrics', async (t) => {
-  const { app } = await collector(t)
+t.test('readiness and metrics: the public port says ready, the ops port has the metrics', async (t) => {
+  const { app, metrics: registry, readiness } = await collector(t)
   const ready = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(ready.statusCode, 200)
-  t.same(ready.json(), { status: 'ready', problems: [] })
+  t.same(ready.json(), { status: 'ready' })
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'no metrics on the public port')
   await post(app, [JSON.stringify(event), 'nope'].join('\n'), { 'content-type': 'application/x-ndjson' })
-  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const ops = buildOps({ logger: createLogger('silent'), metrics: registry, readiness: { collector: readiness } })
+  t.teardown(() => ops.close())
+  t.same((await ops.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready', roles: { collector: [] } })
+  const metrics = (await ops.inject({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, /qalqan_events_received_total\{stage="decode"\} 2/)
   t.match(metrics, /qalqan_events_sent_total\{stage="decode"\} 1/)
   t.match(metrics, /qalqan_errors_total\{stage="decode",error_type="invalid_event"\} 1/)

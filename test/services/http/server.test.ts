@@ -70,7 +70,9 @@ t.test('the collector answers 405 with Allow on its routes', async (t) => {
   await checkNotAllowed(t, app, 'GET', '/v1/events', 'POST')
   await checkNotAllowed(t, app, 'PUT', '/v1/events/suricata', 'POST')
   await checkNotAllowed(t, app, 'DELETE', '/readyz', 'GET, HEAD')
-  await checkNotAllowed(t, app, 'POST', '/metrics', 'GET, HEAD')
+  await checkNotAllowed(t, app, 'POST', '/services/collector/health', 'GET, HEAD')
+  const onOps = await app.inject({ method: 'POST', url: '/metrics' })
+  t.equal(onOps.statusCode, 404, 'the metrics are not on the public port, whatever the method')
   const posted = await app.inject({
     method: 'POST',
     url: '/v1/events',

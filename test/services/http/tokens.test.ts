@@ -305,3 +305,80 @@ t.test('a sensor may be let file events under other organisations or networks: a
     networks: ['0.0.0.0/0', '::/0'],
   })
 })
+
+t.test('token lifecycle and certificate bindings: what the registry accepts and refuses', async (t) => {
+  const base = { ...astana }
+  const hash = (n: number) => hashToken(`lifecycle-${n}`)
+  const cases: [string, unknown, string][] = [
+    ['a time without a zone', { sensors: [{ ...base, not_after: '2027-01-01T00:00:00' }] }, 'sensors.0.not_after'],
+    ['a date alone', { sensors: [{ ...base, not_after: '2027-01-01' }] }, 'sensors.0.not_after'],
+    ['revoked as text', { sensors: [{ ...base, revoked: 'yes' }] }, 'sensors.0.revoked'],
+    [
+      'an empty binding',
+      { sensors: [{ ...base, client_certificate: {} }] },
+      'name the certificate by sha256, subject or both',
+    ],
+    [
+      'a short fingerprint',
+      { sensors: [{ ...base, client_certificate: { sha256: 'AB:CD' } }] },
+      'sensors.0.client_certificate.sha256',
+    ],
+    [
+      'a subject without attributes',
+      { sensors: [{ ...base, client_certificate: { subject: 'kz-ids-01' } }] },
+      'sensors.0.client_certificate.subject',
+    ],
+    [
+      'an unknown binding key',
+      { sensors: [{ ...base, client_certificate: { issuer: 'CN=x' } }] },
+      'sensors.0.client_certificate',
+    ],
+    [
+      'an analyst with a certificate',
+      { analysts: [{ id: 'a', token_sha256: hash(1), client_certificate: {} }] },
+      'analysts.0',
+    ],
+    [
+      'two sensors bound to one certificate',
+      {
+        sensors: [
+          { ...base, client_certificate: { sha256: 'a'.repeat(64) } },
+          { ...almaty, client_certificate: { sha256: 'A'.repeat(64) } },
+        ],
+      },
+      'bound to one client certificate',
+    ],
+  ]
+  for (const [label, content, expected] of cases) t.match(rejection(t, registryFile(t, content)), expected, label)
+
+  const registry = TokenRegistry.fromFile(
+    registryFile(t, {
+      sensors: [
+        { ...base, token_sha256: hash(2), not_after: '2030-01-01T00:00:00+05:00' },
+        { ...base, token_sha256: hash(3), revoked: true },
+        { ...base, token_sha256: hash(4), revoked: false, client_certificate: { sha256: 'AB'.repeat(32) } },
+        { ...almaty, token_sha256: hash(5), client_certificate: { subject: 'cn = kz-hp-01 , O=Bank' } },
+      ],
+      analysts: [{ id: 'soc-1', name: 'Analyst One', token_sha256: hash(6), not_after: '2020-01-01T00:00:00Z' }],
+    }),
+  )
+  const before = new Date('2029-12-31T19:00:00Z')
+  const after = new Date('2029-12-31T19:00:01Z')
+  t.ok(registry.authenticate('lifecycle-2', before), 'valid up to its not_after (19:00 UTC is midnight at +05:00)')
+  t.equal(registry.authenticate('lifecycle-2', after), undefined, 'refused after it')
+  t.equal(registry.authenticate('lifecycle-3'), undefined, 'a revoked token authenticates no one')
+  t.equal(registry.lookup('lifecycle-3')?.role, 'sensor', 'but is known, so that its refusal can say why')
+  t.ok(registry.authenticate('lifecycle-4'), 'revoked: false is not revoked')
+  t.equal(registry.authenticate('lifecycle-6'), undefined, 'an expired analyst token')
+  const analyst = registry.lookup('lifecycle-6')
+  t.equal(analyst?.role === 'analyst' ? analyst.analyst.name : undefined, 'Analyst One')
+
+  t.same([...registry.holdersOf({ sha256: 'ab'.repeat(32), subject: 'CN=anything' })], ['test-ids-astana'])
+  t.same(
+    [...registry.holdersOf({ sha256: 'cd'.repeat(32), subject: 'C=KZ\nO=Bank\nCN=kz-hp-01' })],
+    ['test-hp-almaty'],
+    'a subject binding: each attribute it names, in any order, case of the type aside',
+  )
+  t.same([...registry.holdersOf({ sha256: 'cd'.repeat(32), subject: 'O=Bank\nCN=kz-hp-02' })], [], 'another CN')
+  t.same([...registry.holdersOf({ sha256: 'cd'.repeat(32), subject: 'CN=kz-hp-01' })], [], 'O missing')
+})
