@@ -18,16 +18,16 @@ export class ClickHouseEventStore implements EventStore {
 
   async insert(events: readonly OffsetEvent[], range: OffsetRange, part?: OffsetPart): Promise<void> {
     if (events.length === 0) return
+    // The Kafka columns appended to each row's JSON text: one string for the whole insert.
+    const kafka = `,"kafka_topic":${JSON.stringify(range.topic)},"kafka_partition":${range.partition},"kafka_offset":`
+    let rows = ''
+    for (const { offset, event, text } of events) {
+      const json = text ?? JSON.stringify(event)
+      rows += `${json.slice(0, json.lastIndexOf('}'))}${kafka}${offset}}\n`
+    }
     try {
-      await this.client.insert({
-        table: 'events_raw',
-        values: events.map(({ offset, event }) => ({
-          ...event,
-          kafka_topic: range.topic,
-          kafka_partition: range.partition,
-          kafka_offset: offset,
-        })),
-        format: 'JSONEachRow',
+      await this.client.command({
+        query: `INSERT INTO events_raw FORMAT JSONEachRow\n${rows}`,
         clickhouse_settings: {
           insert_deduplication_token: insertToken(range, part),
           deduplicate_blocks_in_dependent_materialized_views: 1,

@@ -22,6 +22,11 @@ export interface OffsetPart {
 export interface OffsetEvent {
   readonly offset: string
   readonly event: CanonicalEvent
+  /**
+   * The event's JSON text as read from Kafka, when it holds exactly the event (validated, every field
+   * present): stored as it is, instead of the event being encoded again.
+   */
+  readonly text?: string | undefined
 }
 
 /**

@@ -9,7 +9,7 @@ import { absurdTime, type TimeLimits } from '../time-limits.js'
 import { type CopyKey, copyKey } from './copy-key.js'
 import { KeySet } from './key-set.js'
 import { planRange, rangeEnd } from './plan-range.js'
-import { readMessage } from './read-message.js'
+import { readEvent } from './read-message.js'
 import { RecentIds } from './recent-ids.js'
 import { retrying } from './retry.js'
 
@@ -38,6 +38,8 @@ type Outcome =
       /** `again`: stored from this offset before, inserted again; `stored`: the same, left out. */
       readonly kind: 'insert' | 'again' | 'stored'
       readonly event: CanonicalEvent
+      /** The message's text, stored as it is when it holds exactly the event. */
+      readonly text: string | undefined
       readonly key: CopyKey
     }
 
@@ -77,7 +79,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
     const messages = batch.messages.filter((message) => BigInt(message.offset) <= last)
     const read = messages.map((message) => {
       const raw = message.value?.toString('utf8') ?? ''
-      return { offset: message.offset, raw, event: readMessage(raw) }
+      const read = readEvent(raw)
+      return typeof read === 'string'
+        ? { offset: message.offset, raw, event: read, text: undefined }
+        : { offset: message.offset, raw, event: read.event, text: read.text }
     })
     const seenAt = now()
     ids.advance(seenAt)
@@ -106,18 +111,18 @@ export function createStore(deps: StoreDeps): BatchHandler {
       : undefined
 
     const inBatch = new KeySet()
-    const outcomes: Outcome[] = read.map(({ offset, raw, event }) => {
+    const outcomes: Outcome[] = read.map(({ offset, raw, event, text }) => {
       if (typeof event === 'string') return { offset, kind: 'rejected', record: rejection(event, null, raw) }
       const key = copyKey(event.sensor_id, event.event_id)
       // Stored from this very offset before (a replay): not a copy, the event itself.
       if (stored?.has(offset)) {
         inBatch.add(key.hi, key.lo)
-        return { offset, kind: plan.splitRest ? 'stored' : 'again', event, key }
+        return { offset, kind: plan.splitRest ? 'stored' : 'again', event, text, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
       if (absurd !== undefined) return { offset, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
       if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { offset, kind: 'copy' }
-      return { offset, kind: 'insert', event, key }
+      return { offset, kind: 'insert', event, text, key }
     })
 
     const events: OffsetEvent[] = []
