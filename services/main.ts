@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { randomBytes } from 'node:crypto'
+import { runCollectorProcesses, STARTED } from './collector/processes.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { QalqanError } from './errors.js'
 import { createLogger } from './logger.js'
@@ -59,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel)
+  if (config.collector.processes > 1 && cluster.isPrimary) return runCollectorProcesses(config, logger)
   let running: Running
   try {
     running = await startRoles(config, logger)
@@ -67,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return 1
   }
   logger.info({ roles: config.roles }, 'qalqan started')
+  if (cluster.isWorker) process.send?.({ type: STARTED })
 
   await untilStopped(running, logger)
   logger.info('stopped')
@@ -90,3 +94,9 @@ function usage(problem?: string): number {
 }
 
 process.exitCode = await main(process.argv.slice(2))
+// One of several collector processes: the channel to the primary would hold the ended process open,
+// and closing it ends the process with 0, so a failure exits by itself with its code.
+if (cluster.isWorker) {
+  if (process.exitCode === 0) process.disconnect?.()
+  else process.exit(process.exitCode)
+}

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { clusterMetrics } from './cluster-metrics.js'
 
 /**
  * Every metric Qalqan exposes, declared once: name, help text and labels. Every stage counts the
@@ -36,6 +37,8 @@ const CATALOGUE = {
     name: 'qalqan_sensor_last_seen_seconds',
     help: 'When each sensor last sent events (Unix time).',
     labels: ['sensor'],
+    // Several collector processes: the latest of them, not their sum.
+    aggregator: 'max',
   },
   kafkaPending: {
     type: 'gauge',
@@ -72,6 +75,12 @@ const CATALOGUE = {
     name: 'qalqan_worker_lag_events',
     help: 'Events in a partition not yet written, as of the last batch.',
     labels: ['topic', 'partition'],
+  },
+  sensorEvents: {
+    type: 'counter',
+    name: 'qalqan_sensor_events_total',
+    help: "Each sensor's events the collector accepted or rejected (outcome), once Kafka has them.",
+    labels: ['sensor', 'outcome'],
   },
   attributionRefused: {
     type: 'counter',
@@ -116,17 +125,20 @@ export class Metrics {
   readonly registry = new Registry()
   private readonly instruments: { [K in keyof Catalogue]: Instrument<K> }
   private readonly sensors = new Set<string>()
+  private readonly fromAllProcesses: (() => Promise<string>) | undefined
 
   constructor() {
     const registers = [this.registry]
     const make = (spec: Catalogue[keyof Catalogue]) => {
       const options = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers }
       if (spec.type === 'counter') return new Counter(options)
-      if (spec.type === 'gauge') return new Gauge(options)
+      if (spec.type === 'gauge')
+        return new Gauge({ ...options, ...('aggregator' in spec && { aggregator: spec.aggregator }) })
       return new Histogram({ ...options, buckets: 'buckets' in spec ? [...spec.buckets] : BUCKETS })
     }
     this.instruments = Object.fromEntries(Object.entries(CATALOGUE).map(([key, spec]) => [key, make(spec)])) as never
     collectDefaultMetrics({ register: this.registry })
+    this.fromAllProcesses = clusterMetrics(this.registry)
   }
 
   /** The four stage counters, summed by the caller and emitted once per unit of work. */
@@ -148,6 +160,13 @@ export class Metrics {
   sensorSeen(sensorId: string, at: Date): void {
     if (!this.tracks(sensorId)) return
     this.instruments.sensorLastSeen.set({ sensor: sensorId }, Math.floor(at.getTime() / 1000))
+  }
+
+  /** A request's accepted and rejected events, for the share a sensor gets rejected. */
+  sensorEvents(sensorId: string, accepted: number, rejected: number): void {
+    const sensor = this.tracks(sensorId) ? sensorId : ''
+    if (accepted > 0) this.instruments.sensorEvents.inc({ sensor, outcome: 'accepted' }, accepted)
+    if (rejected > 0) this.instruments.sensorEvents.inc({ sensor, outcome: 'rejected' }, rejected)
   }
 
   /** The clock skews of one request's events, in seconds (receive time minus event time). */
@@ -196,8 +215,9 @@ export class Metrics {
   }
 
   /** The Prometheus text exposition. */
+  /** Every collector process's metrics when several share the port (summed by the primary), else this one's. */
   render(): Promise<string> {
-    return this.registry.metrics()
+    return this.fromAllProcesses?.() ?? this.registry.metrics()
   }
 
   get contentType(): string {

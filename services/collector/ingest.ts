@@ -105,6 +105,7 @@ export async function ingest(
   if (rejected.length > 0) deps.metrics.error('decode', 'invalid_event', rejected.length)
   await deps.kafka.send(events, rejected)
   deps.metrics.sensorSeen(sensor.id, receivedAt)
+  deps.metrics.sensorEvents(sensor.id, events.length, rejected.length)
   deps.metrics.sensorClockSkew(sensor.id, skews)
   return {
     accepted: events.length,

@@ -34,6 +34,7 @@ const CATALOGUE_TYPES: Record<string, string> = {
   qalqan_worker_lag_events: 'gauge',
   qalqan_worker_dedup_evicted_total: 'counter',
   qalqan_collector_attribution_refused_total: 'counter',
+  qalqan_sensor_events_total: 'counter',
   qalqan_sensor_clock_skew_seconds: 'histogram',
 }
 

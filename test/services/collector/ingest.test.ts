@@ -172,6 +172,8 @@ t.test(
       await sample(metrics, 'qalqan_sensor_last_seen_seconds{sensor="test-ids-astana"}'),
       Math.floor(Date.parse(receivedAt) / 1000),
     )
+    t.equal(await sample(metrics, 'qalqan_sensor_events_total{sensor="test-ids-astana",outcome="accepted"}'), 2)
+    t.equal(await sample(metrics, 'qalqan_sensor_events_total{sensor="test-ids-astana",outcome="rejected"}'), 2)
   },
 )
 
@@ -199,6 +201,8 @@ t.test('the answer lists the first 100 rejections; every rejection is sent', asy
     [ATTACK.event_id],
   )
   t.equal(await sample(metrics, 'qalqan_errors_total{stage="decode",error_type="invalid_event"}'), 150)
+  t.equal(await sample(metrics, 'qalqan_sensor_events_total{sensor="test-ids-astana",outcome="rejected"}'), 150)
+  t.equal(await sample(metrics, 'qalqan_sensor_events_total{sensor="test-ids-astana",outcome="accepted"}'), 1)
 })
 
 t.test('a sensor over its rate limit is refused with Retry-After before anything is sent', async (t) => {
@@ -254,6 +258,11 @@ t.test('a failing send propagates its error: nothing is accepted, and the sensor
   t.same(kafka.events, [])
   t.same(kafka.rejected, [])
   t.equal(await sample(metrics, 'qalqan_sensor_last_seen_seconds{sensor="test-ids-astana"}'), 0)
+  t.equal(
+    await sample(metrics, 'qalqan_sensor_events_total{sensor="test-ids-astana",outcome="rejected"}'),
+    0,
+    'a request answered 503 is not counted: it is sent again',
+  )
 
   // The sensor sends the request again: its event keeps its id, so the worker can drop a copy.
   t.same(await ingest(list, SENSOR, 'cowrie', deps), {
