@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import type { TlsOptions } from 'node:tls'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { REGIONS } from '../../schemas/regions.js'
@@ -8,11 +9,13 @@ import { describeIssues, QalqanError } from '../errors.js'
 import { requireRole } from '../http/auth.js'
 import { createServer } from '../http/server.js'
 import type { TokenRegistry } from '../http/tokens.js'
+import type { QueryAudit } from './audit.js'
 import { AnswerCache, serializedLength } from './cache.js'
 import { toCsv } from './csv.js'
 import { checkedRange, clickhouseTime, whereClause, type Where } from './filters.js'
 import { openApiDocument, docsPage } from './openapi.js'
 import { INVALID_CURSOR, QUERIES } from './params.js'
+import { serveSituationPage } from './page/serve.js'
 import { checkUuidParams, readError } from './read-errors.js'
 import { autoStep, STEPS, tableForRange, type AggregateTable } from './tables.js'
 
@@ -20,6 +23,10 @@ export interface QueryDeps {
   readonly logger: Logger
   readonly tokens: () => TokenRegistry
   readonly clickhouse: Reader
+  /** Records who asked what; none in tests that do not look at it. */
+  readonly audit?: QueryAudit | undefined
+  /** HTTPS; plain HTTP without. */
+  readonly tls?: TlsOptions | undefined
 }
 
 const MAX_SERIES_ROWS = 50_000
@@ -50,9 +57,17 @@ const EVENT_COLUMNS = [
   'time_source',
 ] as const
 
+/** Events of the last minutes are still arriving (sensors forward late): such a range's answer is not kept. */
+const LIVE_EDGE_MS = 5 * 60_000
+
+function endsNow(to: unknown): boolean {
+  return typeof to === 'string' && Date.parse(to) > Date.now() - LIVE_EDGE_MS
+}
+
 /** The analysts' read-only API. Every value reaches ClickHouse as a bound parameter; identifiers come from closed lists. */
 export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance {
-  const app = createServer(deps.logger, 'query', { maxBodyBytes: 1024 * 1024 })
+  const app = createServer(deps.logger, 'query', { maxBodyBytes: 1024 * 1024 }, deps.tls)
+  const { audit } = deps
   const analyst = requireRole(deps.tokens, 'analyst')
   const cache = new AnswerCache(config.query.cacheSeconds * 1000, config.query.cacheMaxBytes, (answer) =>
     serializedLength((answer as { body: unknown }).body),
@@ -78,9 +93,10 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
       query: z.output<S>,
     ) => Promise<{ body: unknown; rows?: Record<string, unknown>[]; columns?: readonly string[] }>,
   ) =>
-    app.get(path, { preHandler: analyst }, async (request: FastifyRequest, reply: FastifyReply) => {
+    app.get(path, { preHandler: analyst, ...(audit && { onResponse: audit.record }) }, async (request, reply) => {
       const parsed = schema.safeParse(request.query)
-      if (!parsed.success) {
+      if (parsed.success) audit?.note(request, { filters: parsed.data })
+      else {
         const { issues } = parsed.error
         const cursorOnly = issues.every((issue) => issue.path[0] === 'cursor')
         throw new QalqanError(cursorOnly ? 'QLQ_ERR_INVALID_CURSOR' : 'QLQ_ERR_INVALID_QUERY', describeIssues(issues))
@@ -89,7 +105,8 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
         parsed.data['format'] === 'csv' ||
         (parsed.data['format'] === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''))
       const key = `${path}?${JSON.stringify(Object.entries(parsed.data).sort(([a], [b]) => (a < b ? -1 : 1)))}`
-      const result = await cache.get(key, () => answer(parsed.data))
+      const result = await cache.get(key, () => answer(parsed.data), endsNow(parsed.data['to']))
+      audit?.note(request, { rows: result.rows?.length ?? 1 })
       if (wantsCsv && result.rows !== undefined && result.columns !== undefined)
         return reply.type('text/csv; charset=utf-8').send(toCsv(result.rows, result.columns))
       return result.body
@@ -280,6 +297,7 @@ export function buildQueryApi(config: Config, deps: QueryDeps): FastifyInstance 
   }
   app.get('/openapi.json', async () => documented())
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage(documented())))
+  serveSituationPage(app, config)
 
   return app
 }

@@ -13,6 +13,7 @@ interface Entry {
  */
 export class AnswerCache {
   private readonly entries = new Map<string, Entry>()
+  private readonly computing = new Map<string, Promise<unknown>>()
   private total = 0
   private lastSweep: number
 
@@ -35,8 +36,13 @@ export class AnswerCache {
     return this.entries.size
   }
 
-  /** The cached answer for the key, or the one `compute` makes (shared by concurrent askers; a failure is not kept). */
-  get<T>(key: string, compute: () => Promise<T>): Promise<T> {
+  /**
+   * The cached answer for the key, or the one `compute` makes (shared by concurrent askers; a failure
+   * is not kept). `live`: the answer is still changing (its range ends now), so it is shared only
+   * while it is computed and never served once made: a dashboard sees new events at once.
+   */
+  get<T>(key: string, compute: () => Promise<T>, live = false): Promise<T> {
+    if (live) return this.shared(key, compute)
     const now = this.now()
     if (now - this.lastSweep >= this.ttlMs) this.sweep(now)
     const hit = this.entries.get(key)
@@ -71,6 +77,16 @@ export class AnswerCache {
       },
     )
     this.evict()
+    return value
+  }
+
+  private shared<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    const pending = this.computing.get(key)
+    if (pending !== undefined) return pending as Promise<T>
+    const value = compute()
+    this.computing.set(key, value)
+    const done = () => void this.computing.delete(key)
+    value.then(done, done)
     return value
   }
 

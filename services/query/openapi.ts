@@ -177,7 +177,9 @@ export function openApiDocument(limits: DocumentLimits): Record<string, unknown>
               ? 'a parameter is missing or wrong: the message names it; QLQ_ERR_INVALID_CURSOR: restart from the first page'
               : 'a parameter is missing or wrong: the message names it',
           ),
-          '401': errorResponse('no token, or an unknown one'),
+          '401': errorResponse(
+            'no token, or an unknown one; a revoked token (QLQ_ERR_TOKEN_REVOKED) or one past its not_after (QLQ_ERR_TOKEN_EXPIRED)',
+          ),
           '403': errorResponse('a sensor token: the query API is for analysts'),
           '503': errorResponse('ClickHouse did not answer; retry'),
         },

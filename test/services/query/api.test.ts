@@ -371,6 +371,27 @@ t.test('identical queries within the cache time are answered once', async (t) =>
   )
 })
 
+t.test('a range that ends now is never answered from the cache: a dashboard sees new events at once', async (t) => {
+  const cached = buildQueryApi(testConfig({ QALQAN_QUERY_CACHE_SECONDS: '60' }), {
+    logger: createLogger('silent'),
+    tokens: () => tokens,
+    clickhouse,
+  })
+  t.teardown(() => cached.close())
+  const to = new Date(Date.now() + 60_000)
+  const from = new Date(to.getTime() - 3_600_000)
+  const url = `/v1/summary?from=${from.toISOString()}&to=${to.toISOString()}`
+  const ask = () => cached.inject({ method: 'GET', url, headers: { authorization: `Bearer ${TOKENS.analyst}` } })
+  const before = (await ask()).json().events as number
+  await store.events.insert([event(new Date(to.getTime() - 120_000).toISOString(), 'energy', 3)], {
+    topic: 'fixture-live',
+    partition: 0,
+    firstOffset: '1',
+    lastOffset: '1',
+  })
+  t.equal((await ask()).json().events, before + 3, 'the same query right after: the new events are counted')
+})
+
 t.test('the OpenAPI document validates and the docs page lists every endpoint', async (t) => {
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
   const result = await validateOpenApi(doc)

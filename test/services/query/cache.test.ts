@@ -124,3 +124,29 @@ t.test('a TTL of 0 keeps nothing', async (t) => {
   t.equal(cache.size, 0)
   t.equal(cache.bytes, 0)
 })
+
+t.test('a live answer is shared while it is computed and never kept', async (t) => {
+  const { cache } = cacheFor(60_000, 1024 * 1024)
+  let runs = 0
+  let release: (value: unknown) => void = () => {}
+  const live = () =>
+    cache.get(
+      'live',
+      () => {
+        runs++
+        return new Promise((resolve) => {
+          release = resolve
+        })
+      },
+      true,
+    )
+  const [first, second] = [live(), live()]
+  release({ n: 1 })
+  t.same(await Promise.all([first, second]), [{ n: 1 }, { n: 1 }], 'concurrent askers: one computation')
+  t.equal(runs, 1)
+  const third = live()
+  release({ n: 2 })
+  t.same(await third, { n: 2 }, 'asked after it was made: computed again')
+  t.equal(runs, 2)
+  t.equal(cache.size, 0, 'nothing kept')
+})
