@@ -22,9 +22,12 @@ export async function runFreshness(broker: Broker, spec: FreshnessCase): Promise
   const topic = `bench.freshness.${RUN_ID}`
   const groupId = `bench-freshness-${RUN_ID}`
   const [collectorPort, queryPort, workerPort] = [await freePort(), await freePort(), await freePort()]
+  // Two processes with a public port: each has an ops port of its own.
+  const [collectorOpsPort, queryOpsPort] = [await freePort(), await freePort()]
   const dataDir = join(TMP, 'freshness')
   const collector = startQalqan('collector', {
     QALQAN_COLLECTOR_PORT: String(collectorPort),
+    QALQAN_OPS_PORT: String(collectorOpsPort),
     QALQAN_KAFKA_TOPIC_EVENTS: topic,
     QALQAN_KAFKA_CLIENT_ID: 'bench-collector',
   })
@@ -35,6 +38,7 @@ export async function runFreshness(broker: Broker, spec: FreshnessCase): Promise
     QALQAN_WORKER_GROUP: groupId,
     QALQAN_WORKER_PORT: String(workerPort),
     QALQAN_QUERY_PORT: String(queryPort),
+    QALQAN_OPS_PORT: String(queryOpsPort),
     QALQAN_DATA_DIR: dataDir,
   })
   try {

@@ -27,8 +27,10 @@ import { round } from './stats.js'
 /** Figures of one HTTP case; with `profileDir`, the target process runs under --cpu-prof. */
 export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: string): Promise<HttpFigure> {
   const port = await freePort()
+  // The collector's metrics are on its ops port, apart from the port the load goes to.
+  const opsPort = await freePort()
   const topic = `bench.${spec.name}.${RUN_ID}${profileDir ? '.prof' : ''}`
-  const target = await startTarget(broker, spec, port, topic, profileDir)
+  const target = await startTarget(broker, spec, port, opsPort, topic, profileDir)
   const url = `http://127.0.0.1:${port}`
   try {
     await waitHttp(`${url}/${spec.target === 'collector' ? 'readyz' : 'healthz'}`, 60_000, target)
@@ -62,7 +64,7 @@ export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: strin
       const before = await offsetsBefore
       eventsInTopic = before < 0 ? undefined : (await broker.topicEnd(topic)) - before
     }
-    const kafkaSends = spec.target === 'collector' ? await collectorSends(url) : undefined
+    const kafkaSends = spec.target === 'collector' ? await collectorSends(`http://127.0.0.1:${opsPort}`) : undefined
     const peak = peakRssTreeMiB(target.pid)
     const figure: HttpFigure = {
       name: spec.name,
@@ -102,12 +104,14 @@ async function startTarget(
   broker: Broker,
   spec: HttpCase,
   port: number,
+  opsPort: number,
   topic: string,
   profileDir: string | undefined,
 ): Promise<Proc> {
   if (spec.target === 'collector') {
     const settings = {
       QALQAN_COLLECTOR_PORT: String(port),
+      QALQAN_OPS_PORT: String(opsPort),
       QALQAN_KAFKA_TOPIC_EVENTS: topic,
       QALQAN_KAFKA_CLIENT_ID: 'bench-collector',
     }
@@ -136,7 +140,7 @@ async function startTarget(
   })
 }
 
-/** Events per Kafka send and the mean send time, from the collector's own metrics. */
+/** Events per Kafka send and the mean send time, from the collector's own metrics (`url`: its ops port). */
 async function collectorSends(url: string): Promise<HttpFigure['kafkaSends']> {
   const metrics = await scrape(`${url}/metrics`)
   const sends = metric(metrics, 'qalqan_kafka_produce_seconds_count')

@@ -173,6 +173,7 @@ export async function startStack(settings: CaseSettings): Promise<Stack> {
     ...settings.env,
     QALQAN_ROLE: 'collector',
     QALQAN_COLLECTOR_PORT: String(collectorPort),
+    QALQAN_OPS_PORT: String(await freePort()),
   })
   const worker = new RoleProcess(`${settings.name}-worker`, {
     ...settings.env,

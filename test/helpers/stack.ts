@@ -48,6 +48,7 @@ export function testConfig(settings: Record<string, string> = {}): Config {
     QALQAN_COLLECTOR_PORT: '0',
     QALQAN_QUERY_PORT: '0',
     QALQAN_WORKER_PORT: '0',
+    QALQAN_OPS_PORT: '0',
     // Fixtures are dated in 2025: retention and the horizon must reach them.
     QALQAN_WORKER_MAX_AGE_DAYS: '3650',
     QALQAN_RETENTION_RAW_DAYS: '3650',
