@@ -139,7 +139,8 @@ function headline(r: Results): [string, number | undefined, string][] {
   for (const c of r.compression ?? [])
     if (c.ok) rows.push([`kafkajs ${c.codec} events/s`, c.eventsPerSecond, 'events/s'])
   if (r.worker) rows.push(['worker events/s', r.worker.eventsPerSecond, 'events/s'])
-  if (r.engine) rows.push([`engine ${r.engine.format} rows/s with the views`, r.engine.withViews.rowsPerSecond, 'rows/s'])
+  if (r.engine)
+    rows.push([`engine ${r.engine.format} rows/s with the views`, r.engine.withViews.rowsPerSecond, 'rows/s'])
   if (r.freshness)
     rows.push(['freshness p50 ms', r.freshness.p50Ms, 'ms'], ['freshness p99 ms', r.freshness.p99Ms, 'ms'])
   return rows

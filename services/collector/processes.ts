@@ -82,7 +82,11 @@ export function runCollectorProcesses(config: Config, logger: Logger): Promise<n
   })
 }
 
-async function answerMetrics(worker: Worker, id: unknown, aggregator: AggregatorRegistry<RegistryContentType>): Promise<void> {
+async function answerMetrics(
+  worker: Worker,
+  id: unknown,
+  aggregator: AggregatorRegistry<RegistryContentType>,
+): Promise<void> {
   try {
     const text = await aggregator.clusterMetrics()
     if (worker.isConnected()) worker.send({ type: METRICS_REQUEST, id, text })
