@@ -14,6 +14,31 @@ export const ERRORS = {
     message: 'missing or unknown token: send "Authorization: Bearer <token>"',
   },
   QLQ_ERR_FORBIDDEN: { status: 403, retryable: false, message: 'this token may not use this endpoint' },
+  QLQ_ERR_TOKEN_REVOKED: {
+    status: 401,
+    retryable: false,
+    message: 'this token is revoked in the token registry: ask for a new one',
+  },
+  QLQ_ERR_TOKEN_EXPIRED: {
+    status: 401,
+    retryable: false,
+    message: 'this token is past its not_after time in the token registry: ask for a new one',
+  },
+  QLQ_ERR_CERTIFICATE_REQUIRED: {
+    status: 401,
+    retryable: false,
+    message: "this sensor must present its client certificate, issued by the collector's CA, with its token",
+  },
+  QLQ_ERR_CERTIFICATE_MISMATCH: {
+    status: 403,
+    retryable: false,
+    message: 'the client certificate presented is not the one the token registry binds to this sensor',
+  },
+  QLQ_ERR_TLS_INVALID: {
+    status: 500,
+    retryable: false,
+    message: 'the HTTPS certificate or key cannot be used',
+  },
   QLQ_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'no such endpoint' },
   QLQ_ERR_METHOD_NOT_ALLOWED: {
     status: 405,
@@ -78,6 +103,21 @@ export const ERRORS = {
     message: "the ClickHouse database holds Qalqan's tables in a form that no schema step made",
   },
   QLQ_ERR_SCHEMA_STEP_FAILED: { status: 500, retryable: false, message: 'a schema step failed in ClickHouse' },
+  QLQ_ERR_KAFKA_AUTH_FAILED: {
+    status: 500,
+    retryable: false,
+    message: 'Kafka refused the SASL credentials: check QALQAN_KAFKA_SASL_USERNAME and QALQAN_KAFKA_SASL_PASSWORD',
+  },
+  QLQ_ERR_KAFKA_TLS_FAILED: {
+    status: 500,
+    retryable: false,
+    message: 'the TLS connection to Kafka cannot be made: check QALQAN_KAFKA_CA_FILE',
+  },
+  QLQ_ERR_CLICKHOUSE_TLS_FAILED: {
+    status: 500,
+    retryable: false,
+    message: 'the TLS connection to ClickHouse cannot be made: check QALQAN_CLICKHOUSE_CA_FILE',
+  },
   QLQ_ERR_INTERNAL: { status: 500, retryable: false, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
 

@@ -3,6 +3,7 @@
 # Maven Central with mvn. For local runs and tests; production runs a real cluster.
 #
 #   deploy/kafka/kafka.sh start|stop|status|classpath|kill        one node (local runs, npm test)
+#   deploy/kafka/kafka.sh start-secure                             one node whose client port speaks SASL_SSL
 #   deploy/kafka/kafka.sh cluster-start|cluster-stop|cluster-status
 #   deploy/kafka/kafka.sh kill-node N|start-node N                 nodes 1..LOCAL_KAFKA_NODES
 #
@@ -20,6 +21,13 @@
 #   LOCAL_KAFKA_NODES            nodes of the cluster, 1 to 9 (default 3)
 #   LOCAL_KAFKA_HEAP             JVM heap options (default "-Xms256m -Xmx768m"; each cluster node "-Xms128m -Xmx384m")
 #   LOCAL_KAFKA_START_TIMEOUT    seconds to wait for a node to answer (default 90)
+#   LOCAL_KAFKA_SASL             1: the single node's client port is SASL_SSL, as a managed or Strimzi
+#                                cluster's is (the same as start-secure). At its first start it makes
+#                                a CA, the broker's certificate (127.0.0.1, localhost) and a client
+#                                certificate in LOCAL_KAFKA_DIR/tls, and the user "qalqan" for PLAIN,
+#                                SCRAM-SHA-256 and SCRAM-SHA-512 with the password in
+#                                LOCAL_KAFKA_DIR/sasl/qalqan.password (LOCAL_KAFKA_SASL_PASSWORD, else random);
+#                                client certificates are checked when sent (ssl.client.auth=requested)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +35,9 @@ state=${LOCAL_KAFKA_DIR:-$here/.state}
 base_port=${LOCAL_KAFKA_PORT:-9092}
 nodes=${LOCAL_KAFKA_NODES:-3}
 start_timeout=${LOCAL_KAFKA_START_TIMEOUT:-90}
+secure=false
+[ "${LOCAL_KAFKA_SASL:-}" != 1 ] || secure=true
+[ "${1:-}" != start-secure ] || secure=true
 
 say() { printf 'kafka: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -116,15 +127,17 @@ write_properties() {
     replication=$((nodes < 3 ? nodes : 3))
     min_isr=$((replication > 1 ? replication - 1 : 1))
   fi
+  local listener=PLAINTEXT
+  if $secure && ! $cluster; then listener=SASL_SSL; fi
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$node_id
 controller.quorum.bootstrap.servers=$quorum
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listener://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listener://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$listener
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$listener:$listener
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=$replication
@@ -143,6 +156,58 @@ PROPS
     # a write with acks=all waits that long at most when a node dies.
     echo "replica.lag.time.max.ms=10000" >>"$dir/server.properties"
   fi
+  if [ "$listener" = SASL_SSL ]; then write_secure_properties; fi
+}
+
+# TLS from PEM files (ssl.keystore.type=PEM: no Java keystore); PLAIN users are the JAAS line's
+# user_NAME entries, SCRAM users are stored in the metadata log at format time (format_storage).
+write_secure_properties() {
+  local password admin
+  password=$(cat "$dir/sasl/qalqan.password")
+  admin=$(cat "$dir/sasl/admin.password")
+  cat >>"$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin" user_qalqan="$password";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$dir/tls/ca.pem
+ssl.client.auth=requested
+PROPS
+}
+
+# A CA, the broker's certificate and a client certificate signed by it, and the passwords, made once.
+make_secrets() {
+  need openssl "Install OpenSSL (Debian: apt-get install openssl); it makes the broker's certificates."
+  mkdir -p "$dir/tls" "$dir/sasl"
+  chmod 700 "$dir/tls" "$dir/sasl"
+  if [ ! -s "$dir/sasl/qalqan.password" ]; then
+    # It goes into a JAAS line and the storage tool's SCRAM argument, which quote nothing.
+    [[ "${LOCAL_KAFKA_SASL_PASSWORD:-x}" =~ ^[A-Za-z0-9._-]+$ ]] \
+      || die "LOCAL_KAFKA_SASL_PASSWORD: use letters, digits, '.', '_' and '-' only"
+    printf '%s\n' "${LOCAL_KAFKA_SASL_PASSWORD:-$(head -c18 /dev/urandom | base64 | tr -d '+/=')}" >"$dir/sasl/qalqan.password"
+    head -c18 /dev/urandom | base64 | tr -d '+/=' >"$dir/sasl/admin.password"
+  fi
+  [ ! -s "$dir/tls/broker-keystore.pem" ] || return 0
+  local tls=$dir/tls
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Qalqan local Kafka CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>"$tls/openssl.log" \
+    || die "openssl could not make the CA: $(cat "$tls/openssl.log")"
+  local name
+  for name in broker client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$tls/$name.key" -out "$tls/$name.csr" \
+      2>>"$tls/openssl.log" || die "openssl could not make the $name key: $(cat "$tls/openssl.log")"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$tls/$name.ext"
+    openssl x509 -req -days 825 -in "$tls/$name.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+      -extfile "$tls/$name.ext" -out "$tls/$name.pem" 2>>"$tls/openssl.log" \
+      || die "openssl could not sign the $name certificate: $(cat "$tls/openssl.log")"
+  done
+  # Kafka's PEM keystore: the private key (PKCS#8) and the certificate in one file.
+  cat "$tls/broker.key" "$tls/broker.pem" >"$tls/broker-keystore.pem"
+  chmod 600 "$tls"/*.key "$tls/broker-keystore.pem"
 }
 
 java_options() {
@@ -157,6 +222,10 @@ format_storage() {
   local format_args=(--standalone -t "$(new_uuid)")
   if $cluster; then
     format_args=(--initial-controllers "$(cat "$state/initial-controllers")" -t "$(cat "$state/cluster-id")")
+  elif $secure; then
+    local password
+    password=$(cat "$dir/sasl/qalqan.password")
+    format_args+=(-S "SCRAM-SHA-256=[name=qalqan,password=$password]" -S "SCRAM-SHA-512=[name=qalqan,password=$password]")
   fi
   java "${java_opts[@]}" kafka.tools.StorageTool format "${format_args[@]}" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
@@ -169,6 +238,7 @@ launch() {
   port_open "$controller_port" \
     && die "controller port $controller_port on 127.0.0.1 is taken by another program; set LOCAL_KAFKA_CONTROLLER_PORT."
   mkdir -p "$dir"
+  if $secure && ! $cluster; then make_secrets; fi
   write_properties
   java_options "$1"
   format_storage
@@ -213,6 +283,11 @@ start() {
   cp=$(classpath)
   launch "$cp"
   wait_started
+  if $secure && ! $cluster; then
+    say "SASL_SSL: QALQAN_KAFKA_SECURITY_PROTOCOL=SASL_SSL QALQAN_KAFKA_SASL_MECHANISM=SCRAM-SHA-512 (or SCRAM-SHA-256, PLAIN)"
+    say "          QALQAN_KAFKA_SASL_USERNAME=qalqan QALQAN_KAFKA_SASL_PASSWORD_FILE=$dir/sasl/qalqan.password"
+    say "          QALQAN_KAFKA_CA_FILE=$dir/tls/ca.pem (mutual TLS: QALQAN_KAFKA_CERT_FILE=$dir/tls/client.pem QALQAN_KAFKA_KEY_FILE=$dir/tls/client.key)"
+  fi
 }
 
 stop() {
@@ -340,7 +415,7 @@ node_number() {
 }
 
 case "${1:-}" in
-  start) start ;;
+  start | start-secure) start ;;
   stop) stop ;;
   status) status ;;
   classpath) classpath ;;
@@ -358,7 +433,7 @@ case "${1:-}" in
     start
     ;;
   *)
-    echo "usage: $0 start|stop|status|classpath|kill" >&2
+    echo "usage: $0 start|stop|status|classpath|kill|start-secure" >&2
     echo "       $0 cluster-start|cluster-stop|cluster-status|kill-node N|start-node N" >&2
     exit 2
     ;;

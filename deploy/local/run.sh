@@ -20,6 +20,7 @@ export QALQAN_TOKENS_FILE=${QALQAN_TOKENS_FILE:-deploy/local/tokens.json}
 export QALQAN_DATA_DIR=${QALQAN_DATA_DIR:-data/local}
 export QALQAN_COLLECTOR_PORT=${QALQAN_COLLECTOR_PORT:-8080}
 export QALQAN_QUERY_PORT=${QALQAN_QUERY_PORT:-8081}
+export QALQAN_OPS_PORT=${QALQAN_OPS_PORT:-8083}
 mkdir -p "$QALQAN_DATA_DIR"
 log=$QALQAN_DATA_DIR/qalqan.log
 
@@ -58,8 +59,13 @@ cat <<MSG
 Qalqan is running:
   collector  http://127.0.0.1:$QALQAN_COLLECTOR_PORT/v1/events     (sensor token, e.g. demo-sensor-token-astana-egov)
   query API  http://127.0.0.1:$QALQAN_QUERY_PORT/docs          (analyst token demo-analyst-token)
+  ops        http://127.0.0.1:$QALQAN_OPS_PORT/metrics        (and /readyz with reasons; plain HTTP here: no certificate)
   Kafka      127.0.0.1:$LOCAL_KAFKA_PORT
   log        $log
+
+Situation page (map, sectors, source countries; signs in with the demo analyst token, which the
+page keeps for this browser tab only):
+  http://127.0.0.1:$QALQAN_QUERY_PORT/#token=demo-analyst-token
 MSG
 if [ "${DEMO_EXIT:-0}" = "1" ]; then exit 0; fi
 echo "Press Ctrl-C to stop."

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import { createClickHouse } from './client.js'
+import { explainClickHouseTls } from './tls.js'
 import { ClickHouseEventStore } from './events.js'
 import type { EventStore, Ledger, Reader } from './interfaces.js'
 import { ClickHouseLedger } from './ledger.js'
@@ -26,6 +27,15 @@ export interface ClickHouse {
 export async function openClickHouse(config: Config): Promise<ClickHouse> {
   const client = await createClickHouse(config)
   const { cluster } = config.clickhouse
+  if (config.clickhouse.url?.startsWith('https://') === true) {
+    // A certificate that cannot be verified will not fix itself: stop here, naming the setting.
+    const ping = await client.ping()
+    const refused = ping.success ? undefined : explainClickHouseTls(ping.error, config.clickhouse)
+    if (refused !== undefined) {
+      await client.close()
+      throw refused
+    }
+  }
   return {
     events: new ClickHouseEventStore(client),
     ledger: new ClickHouseLedger(client),

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import { listen } from '../http/server.js'
+import { roleTls, serverTlsOptions } from '../http/tls.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import type { KafkaConnection } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
@@ -19,9 +20,20 @@ export interface CollectorNeeds {
   readonly kafka: KafkaConnection
 }
 
+/** The settings that name the collector's certificate files, for messages. */
+export const COLLECTOR_TLS_SETTINGS = {
+  cert: 'QALQAN_COLLECTOR_TLS_CERT_FILE',
+  key: 'QALQAN_COLLECTOR_TLS_KEY_FILE',
+  clientCa: 'QALQAN_COLLECTOR_TLS_CLIENT_CA_FILE',
+}
+
 /** http -> decode -> validate -> normalize -> enrich -> kafka; 2xx once Kafka acknowledged. */
-export async function startCollector(needs: CollectorNeeds): Promise<{ url: string; close(): Promise<void> }> {
+export async function startCollector(
+  needs: CollectorNeeds,
+): Promise<{ url: string; readiness: () => string[]; close(): Promise<void> }> {
   const { config, logger, metrics, registries } = needs
+  const tls = roleTls(config.collector.tls, COLLECTOR_TLS_SETTINGS, 'collector', logger)
+  if (tls !== undefined) registries.push(tls.reloadable)
   const producer = needs.kafka.producer(metrics)
   await producer.start()
   const assets =
@@ -50,15 +62,17 @@ export async function startCollector(needs: CollectorNeeds): Promise<{ url: stri
     metrics,
     enrich: (event, sensor) => enrich(event, lookups, sensor),
     readiness,
+    tls: tls && serverTlsOptions(tls.reloadable.current(), config.collector.tls?.clientCaFile !== undefined),
   })
+  tls?.attach(app.server)
   const close = async () => {
     await app.close()
     await producer.close()
   }
   try {
     const url = await listen(app, config.collector)
-    logger.info({ url }, 'collector listening')
-    return { url, close }
+    logger.info({ url, clientCertificates: config.collector.tls?.clientCaFile !== undefined }, 'collector listening')
+    return { url, readiness, close }
   } catch (err) {
     await close()
     throw err

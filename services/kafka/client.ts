@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import { KafkaConsumer } from './consumer.js'
 import { KafkaProducer } from './producer.js'
+import { explainKafkaError, kafkaSecurity } from './security.js'
 import { KafkaTopicReader, type TopicReader } from './topic-reader.js'
 
 /** One Kafka client for the process: its producers and consumers share the broker connections' settings. */
@@ -21,9 +22,11 @@ export function connectKafka(config: Config, logger: Logger): KafkaConnection {
   return {
     ensureTopics: async () => {
       const admin = kafka.admin()
-      await admin.connect()
       try {
+        await admin.connect()
         return await ensureTopics(admin, config, [config.kafka.topics.events, config.kafka.topics.rejected])
+      } catch (err) {
+        throw explainKafkaError(err, config.kafka)
       } finally {
         await admin.disconnect()
       }
@@ -34,12 +37,13 @@ export function connectKafka(config: Config, logger: Logger): KafkaConnection {
   }
 }
 
-/** A kafkajs client logging through pino. */
+/** A kafkajs client logging through pino, with TLS and SASL as configured. */
 function createKafka(config: Config, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' })
   return new Kafka({
     clientId: config.kafka.clientId,
     brokers: [...config.kafka.brokers],
+    ...kafkaSecurity(config.kafka),
     connectionTimeout: Math.min(config.kafka.timeoutMs, 10_000),
     requestTimeout: config.kafka.timeoutMs,
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },

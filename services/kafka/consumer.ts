@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { BatchHandler } from './interfaces.js'
+import { explainKafkaError } from './security.js'
 
 /**
  * Consumes the events topic in the worker group with manual commits: `handle` must have made the
@@ -38,7 +39,9 @@ export class KafkaConsumer {
 
   /** `handle` returns the last offset it made durable: the batch may be cut short of its end. */
   async start(handle: BatchHandler): Promise<void> {
-    await this.consumer.connect()
+    await this.consumer.connect().catch((err: unknown) => {
+      throw explainKafkaError(err, this.config.kafka)
+    })
     await this.consumer.subscribe({ topics: [this.config.kafka.topics.events], fromBeginning: true })
     await this.consumer.run({
       autoCommit: false,

@@ -8,6 +8,7 @@ import { partitionOf } from './murmur2.js'
 import { BATCH_OVERHEAD, canMerge, merge, type Piece, RECORD_OVERHEAD, recordBytes, type Sized, split } from './fit.js'
 import type { EventSender } from './interfaces.js'
 import { Murmur2Partitioner } from './murmur2.js'
+import { explainKafkaError } from './security.js'
 
 // kafkajs's ConfigResourceTypes values: its CommonJS export is not visible to an ES import by name.
 const TOPIC = 2 as ConfigResourceTypes
@@ -90,7 +91,9 @@ export class KafkaProducer implements EventSender {
   async start(): Promise<void> {
     this.producer.on(this.producer.events.CONNECT, () => (this.connected = true))
     this.producer.on(this.producer.events.DISCONNECT, () => (this.connected = false))
-    await this.producer.connect()
+    await this.producer.connect().catch((err: unknown) => {
+      throw explainKafkaError(err, this.config.kafka)
+    })
     // A probe fails fast: the next one comes in seconds anyway.
     this.admin = this.kafka.admin({ retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 } })
     try {
@@ -99,7 +102,7 @@ export class KafkaProducer implements EventSender {
     } catch (err) {
       await this.admin.disconnect().catch(() => undefined)
       await this.producer.disconnect().catch(() => undefined)
-      throw err
+      throw explainKafkaError(err, this.config.kafka)
     }
     await this.probe()
     this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import type { Config } from '../config.js'
+import { explainKafkaError } from './security.js'
 
 /** One message of a topic as a one-off read sees it. */
 export interface TopicMessage {
@@ -36,7 +37,9 @@ export class KafkaTopicReader implements TopicReader {
   ) {}
 
   async read(topic: string, handle: (messages: readonly TopicMessage[]) => Promise<void>): Promise<TopicRead> {
-    const ends = await this.endOffsets(topic)
+    const ends = await this.endOffsets(topic).catch((err: unknown) => {
+      throw explainKafkaError(err, this.config.kafka)
+    })
     const remaining = new Set([...ends].filter(([, end]) => end.low < end.high).map(([partition]) => partition))
     let messages = 0
     if (remaining.size === 0) return { partitions: ends.size, messages }

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { DCLinter } from 'dclint'
@@ -26,6 +27,7 @@ interface Service {
   environment?: Record<string, string | number | boolean | null>
   volumes?: (string | { type: string; source: string; target: string; read_only?: boolean })[]
   configs?: { source: string; target: string }[]
+  secrets?: (string | { source: string; target?: string })[]
   ports?: string[]
   healthcheck?: Healthcheck
   depends_on?: Record<string, { condition: string }>
@@ -34,6 +36,7 @@ interface Service {
 interface Compose {
   services: Record<string, Service>
   configs?: Record<string, { content?: string; file?: string }>
+  secrets?: Record<string, { file?: string; environment?: string }>
   volumes?: Record<string, unknown>
 }
 
@@ -83,9 +86,12 @@ const raw = document.toJS({ maxAliasCount: 1000 }) as Compose
 // What an operator's deploy/.env holds (the header of compose.yaml names these).
 const SAMPLE_ENV = {
   REGISTRY_DIR: './local',
+  TLS_DIR: '/srv/qalqan/tls',
   CLICKHOUSE_QALQAN_PASSWORD: 'qalqan-test-password',
   CLICKHOUSE_GRAFANA_PASSWORD: 'grafana-test-password',
   GRAFANA_ADMIN_PASSWORD: 'admin-test-password',
+  KAFKA_QALQAN_PASSWORD: 'kafka-qalqan-test-password',
+  KAFKA_BROKER_PASSWORD: 'kafka-broker-test-password',
 }
 const compose = interpolateAll(raw, SAMPLE_ENV, new Set())
 const QALQAN = Object.keys(compose.services).filter((name) => compose.services[name]?.image?.startsWith('qalqan:'))
@@ -100,6 +106,26 @@ function env(name: string): Record<string, string> {
   return Object.fromEntries(
     Object.entries(service(name).environment ?? {}).map(([key, value]) => [key, String(value ?? '')]),
   )
+}
+
+// Files the program reads at start (secrets given as X_FILE, CA and client certificate files), put
+// where this test can read them: a secret from deploy/.env holds its value, a certificate a PEM line.
+const READ_AT_START = /^QALQAN_(KAFKA|CLICKHOUSE)_(CA|CERT|KEY)_FILE$|^QALQAN_\w+_(PASSWORD|USER)_FILE$/
+const secretsDir = mkdtempSync(join(tmpdir(), 'qalqan-compose-secrets-'))
+t.teardown(() => rmSync(secretsDir, { recursive: true, force: true }))
+
+/** The service's settings as the program reads them in its container. */
+function configOf(name: string) {
+  const settings = env(name)
+  for (const [key, value] of Object.entries(settings)) {
+    if (!READ_AT_START.test(key) || !value.startsWith('/run/secrets/')) continue
+    const secret = compose.secrets?.[value.slice('/run/secrets/'.length)]
+    const variable = secret?.environment as keyof typeof SAMPLE_ENV | undefined
+    const path = join(secretsDir, `${name}-${key}`)
+    writeFileSync(path, variable !== undefined ? `${SAMPLE_ENV[variable]}\n` : '-----BEGIN CERTIFICATE-----\n')
+    settings[key] = path
+  }
+  return loadConfig(settings)
 }
 
 /** The service's mapping node in the YAML, to see what it merges. */
@@ -212,9 +238,9 @@ t.test("every service has a healthcheck; the Qalqan ones are the image's own", a
 
 t.test("each Qalqan service's settings pass the program's own configuration check", async (t) => {
   for (const name of QALQAN) {
-    const config = loadConfig(env(name))
+    const config = configOf(name)
     t.same(config.roles, [name])
-    t.equal(config.clickhouse.url, 'http://clickhouse:8123', `${name} talks to the clickhouse service`)
+    t.equal(config.clickhouse.url, 'https://clickhouse:8443', `${name} talks to the clickhouse service over HTTPS`)
     t.same(config.kafka.brokers, ['kafka:9092'])
     for (const role of ['collector', 'query', 'worker'] as const)
       t.equal(config[role].host, '0.0.0.0', `${name}: ${role} listens on every interface`)
@@ -231,6 +257,42 @@ t.test("each Qalqan service's settings pass the program's own configuration chec
   // The demo registry named in the header exists and is a registry.
   t.ok(existsSync(join(DEPLOY, SAMPLE_ENV.REGISTRY_DIR, 'tokens.json')))
   t.ok(compose.services['kafka'] && compose.services['clickhouse'])
+})
+
+t.test('the collectors and the query API speak HTTPS from certificate files mounted as secrets', async (t) => {
+  for (const name of ['collector', 'query'] as const) {
+    const config = configOf(name)
+    const tls = config[name].tls
+    t.ok(tls, `${name}: a certificate is configured`)
+    const mounted = new Set(
+      (service(name).secrets ?? []).map((secret) =>
+        typeof secret === 'string' ? `/run/secrets/${secret}` : (secret.target ?? `/run/secrets/${secret.source}`),
+      ),
+    )
+    const files = [tls?.certFile, tls?.keyFile, ...(name === 'collector' ? [config.collector.tls?.clientCaFile] : [])]
+    for (const file of files) {
+      t.ok(file !== undefined && mounted.has(file), `${name}: ${file} is a mounted secret`)
+      const secret = compose.secrets?.[file?.slice('/run/secrets/'.length) ?? '']
+      t.match(secret?.file, /^\/srv\/qalqan\/tls\/[a-z-]+\.(crt|key)$/, `${name}: ${file} comes from TLS_DIR`)
+    }
+  }
+})
+
+t.test('the ops port (metrics, readiness reasons) is never published on a public address', async (t) => {
+  for (const name of QALQAN) {
+    const config = configOf(name)
+    for (const mapping of service(name).ports ?? []) {
+      // [host address:]host port[-range]:container port
+      const parts = mapping.split(':')
+      const container = Number(parts.at(-1))
+      const address = parts.length === 3 ? parts[0] : '0.0.0.0'
+      if (container === config.ops.port || (name === 'worker' && container === config.worker.port))
+        t.equal(address, '127.0.0.1', `${name}: ${mapping} publishes the ops port on loopback only`)
+      else t.pass(`${name}: ${mapping} is not the ops port`)
+    }
+    t.not(config.ops.port, config.collector.port, 'apart from the collector port')
+    t.not(config.ops.port, config.query.port, 'apart from the query port')
+  }
 })
 
 t.test('the secrets compose.yaml needs are named in its header, and nothing has a default password', async (t) => {
@@ -274,7 +336,11 @@ t.test('ClickHouse, Qalqan and Grafana agree on database, users and passwords', 
     const qalqan = env(name)
     t.equal(qalqan['QALQAN_CLICKHOUSE_DATABASE'], clickhouse['CLICKHOUSE_DB'])
     t.equal(qalqan['QALQAN_CLICKHOUSE_USER'], clickhouse['CLICKHOUSE_USER'])
-    t.equal(qalqan['QALQAN_CLICKHOUSE_PASSWORD'], clickhouse['CLICKHOUSE_PASSWORD'])
+    t.equal(
+      configOf(name).clickhouse.password,
+      clickhouse['CLICKHOUSE_PASSWORD'],
+      `${name}: the password, from its file`,
+    )
   }
   t.equal(grafana['CLICKHOUSE_DATABASE'], clickhouse['CLICKHOUSE_DB'])
   t.not(grafana['CLICKHOUSE_USER'], clickhouse['CLICKHOUSE_USER'], 'Grafana does not read with the user that writes')
@@ -319,7 +385,67 @@ t.test('Grafana gets the provisioning of deploy/grafana and what it expands', as
       .split('\n')
       .filter((line) => !line.trimStart().startsWith('#'))
       .join('\n')
-    for (const [, variable] of body.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g))
+    // $__file{...} is Grafana's own: the file's text, not a variable.
+    for (const [, variable] of body.replace(/\$__file\{[^}]*\}/g, '').matchAll(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g))
       t.ok(grafana[variable ?? ''], `Grafana's environment sets ${variable}`)
   }
+})
+
+t.test('Kafka over SASL_SSL and ClickHouse over HTTPS, their passwords from secret files', async (t) => {
+  const kafka = env('kafka')
+  const protocols = Object.fromEntries(
+    (kafka['KAFKA_LISTENER_SECURITY_PROTOCOL_MAP'] ?? '').split(',').map((pair) => pair.split(':')),
+  )
+  t.equal(protocols['INTERNAL'], 'SASL_SSL', "the stack's listener takes TLS and a SASL login")
+  t.equal(kafka['KAFKA_SSL_KEYSTORE_TYPE'], 'PEM')
+  t.equal(kafka['KAFKA_SSL_TRUSTSTORE_TYPE'], 'PEM')
+  const clickhouseXml = compose.configs?.['clickhouse-https']?.content ?? ''
+  t.match(clickhouseXml, /<https_port>8443<\/https_port>/)
+  const mountedBy = (name: string, path: string) =>
+    (service(name).secrets ?? []).some((secret) =>
+      typeof secret === 'string'
+        ? `/run/secrets/${secret}` === path
+        : `/run/secrets/${secret.target ?? secret.source}` === path,
+    )
+  for (const path of [kafka['KAFKA_SSL_KEYSTORE_LOCATION'], kafka['KAFKA_SSL_TRUSTSTORE_LOCATION']])
+    t.ok(mountedBy('kafka', path ?? '-'), `kafka: ${path} is a mounted secret`)
+  for (const [, path] of clickhouseXml.matchAll(/<(?:certificateFile|privateKeyFile)>([^<]+)</g))
+    t.ok(mountedBy('clickhouse', path ?? '-'), `clickhouse: ${path} is a mounted secret`)
+  const jaas = kafka['KAFKA_LISTENER_NAME_INTERNAL_PLAIN_SASL_JAAS_CONFIG'] ?? ''
+  for (const name of QALQAN) {
+    const settings = env(name)
+    for (const key of Object.keys(settings))
+      t.notMatch(key, /PASSWORD$/, `${name}: no password in the environment (${key})`)
+    for (const [key, value] of Object.entries(settings).filter(([key]) => READ_AT_START.test(key)))
+      t.ok(mountedBy(name, value), `${name}: ${key}=${value} is a mounted secret`)
+    const config = configOf(name)
+    t.equal(config.kafka.securityProtocol, 'SASL_SSL')
+    t.ok(config.kafka.tls?.caFile, `${name}: trusts the stack's CA for the broker`)
+    t.ok(config.clickhouse.tls?.caFile, `${name}: and for ClickHouse`)
+    const sasl = config.kafka.sasl
+    t.ok(sasl, `${name}: logs in to Kafka`)
+    t.ok(
+      jaas.includes(`user_${sasl?.username}="${sasl?.password}"`),
+      `${name}: the broker knows the user ${sasl?.username} with the password of the secret`,
+    )
+    t.match(
+      jaas,
+      new RegExp(
+        `^${sasl?.mechanism === 'PLAIN' ? 'org\\.apache\\.kafka\\.common\\.security\\.plain\\.PlainLoginModule' : '-'} required`,
+      ),
+    )
+    t.ok(
+      kafka['KAFKA_SASL_ENABLED_MECHANISMS']?.split(',').includes(sasl?.mechanism ?? '-'),
+      `${name}: its mechanism is enabled`,
+    )
+  }
+  const grafanaCa = (service('grafana').secrets ?? []).find(
+    (secret) => typeof secret === 'object' && secret.target === 'clickhouse-ca',
+  )
+  t.equal(
+    typeof grafanaCa === 'object' && grafanaCa.source,
+    'internal-ca',
+    "Grafana trusts the stack's CA for ClickHouse",
+  )
+  t.equal(env('grafana')['CLICKHOUSE_PORT'], '8443', "Grafana reads ClickHouse's HTTPS port")
 })

@@ -109,7 +109,7 @@ function durationMs(text: string): number {
 // --- provisioning -----------------------------------------------------------------------------
 
 t.test(
-  'the data source provisioning parses and names the v4 ClickHouse plugin, over HTTP, from the environment',
+  'the data source provisioning parses and names the v4 ClickHouse plugin, over HTTPS, from the environment',
   async (t) => {
     const file = readFileSync(join(GRAFANA, 'provisioning', 'datasources', 'clickhouse.yaml'), 'utf8')
     const doc = parseYaml(file) as { apiVersion: number; datasources: Record<string, unknown>[] }
@@ -123,14 +123,23 @@ t.test(
         host: '${CLICKHOUSE_HOST}',
         port: '${CLICKHOUSE_PORT}',
         protocol: 'http',
-        secure: false,
+        secure: true,
+        tlsAuthWithCACert: true,
         defaultDatabase: '${CLICKHOUSE_DATABASE}',
         username: '${CLICKHOUSE_USER}',
       },
-      secureJsonData: { password: '${CLICKHOUSE_PASSWORD}' },
+      secureJsonData: { password: '${CLICKHOUSE_PASSWORD}', tlsCACert: /^\$__file\{\/run\/secrets\/[\w-]+\}$/ },
     })
-    // Grafana expands $NAME and ${NAME} in provisioning files; every name used is documented at the top.
-    const names = new Set([...file.replace(/^#.*$/gm, '').matchAll(/\$\{?(\w+)\}?/g)].map((m) => m[1]))
+    // Grafana expands $NAME and ${NAME} in provisioning files (and $__file{path} to the file's text);
+    // every name used is documented at the top.
+    const names = new Set(
+      [
+        ...file
+          .replace(/^#.*$/gm, '')
+          .replace(/\$__file\{[^}]*\}/g, '')
+          .matchAll(/\$\{?(\w+)\}?/g),
+      ].map((m) => m[1]),
+    )
     for (const name of names) t.match(file, new RegExp(`^#\\s+${name}\\s`, 'm'), `${name} is documented`)
     t.same([...names].sort(), [
       'CLICKHOUSE_DATABASE',

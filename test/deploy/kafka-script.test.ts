@@ -61,6 +61,21 @@ t.test('without Maven, before the jars are resolved, it says so and how to get i
   }
 })
 
+t.test('the SASL_SSL broker without openssl says so and how to get it, before starting anything', async (t) => {
+  for (const [args, env] of [
+    [['start-secure'], {}],
+    [['start'], { LOCAL_KAFKA_SASL: '1' }],
+  ] as const) {
+    const result = run([...args], { PATH: pathWith([...BASICS, 'java', 'mvn', 'stat', 'chmod']), ...env })
+    // Without the resolved jars (and Maven) it stops earlier, saying that instead.
+    if (/mvn not found/.test(result.stderr)) t.equal(result.status, 1)
+    else {
+      t.equal(result.status, 1, args.join(' '))
+      t.match(result.stderr, /openssl not found on PATH\. Install OpenSSL/)
+    }
+  }
+})
+
 t.test('status and stop of a broker that is not running', async (t) => {
   const status = run(['status'], { PATH: process.env['PATH'] ?? '' })
   t.equal(status.status, 3)

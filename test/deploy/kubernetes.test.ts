@@ -17,7 +17,7 @@ const NAMESPACE = 'qalqan'
 
 // The shapes this test reads; kubernetes-models validates the whole objects.
 interface Probe {
-  httpGet?: { path: string; port: string | number }
+  httpGet?: { path: string; port: string | number; scheme?: string }
 }
 interface Container {
   name: string
@@ -48,12 +48,18 @@ interface Manifest {
   apiVersion: string
   kind: string
   metadata: { name: string; namespace?: string; labels?: Record<string, string> }
+  type?: string
   data?: Record<string, string>
   stringData?: Record<string, string>
   spec?: {
     replicas?: number
     selector?: { matchLabels?: Record<string, string> } | Record<string, string>
-    template?: { metadata: { labels: Record<string, string> }; spec: PodSpec }
+    template?: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec }
+    podSelector?: { matchLabels?: Record<string, string> }
+    ingress?: {
+      from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[]
+      ports?: { port: string | number }[]
+    }[]
     ports?: { name: string; port: number; targetPort: string | number }[]
     scaleTargetRef?: { apiVersion: string; kind: string; name: string }
     minReplicas?: number
@@ -108,6 +114,39 @@ function containerEnv(container: Container): Record<string, string> {
   for (const item of container.env ?? [])
     env[item.name] = item.value ?? `secret:${item.valueFrom?.secretKeyRef?.name}/${item.valueFrom?.secretKeyRef?.key}`
   return env
+}
+
+// Files the program reads at start (secrets given as X_FILE, CA and client certificate files),
+// written from the stringData of the Secret mounted where they lie, so the check reads what the pod would.
+const READ_AT_START = /^QALQAN_(KAFKA|CLICKHOUSE)_(CA|CERT|KEY)_FILE$|^QALQAN_\w+_(PASSWORD|USER)_FILE$/
+const mountedDir = mkdtempSync(join(tmpdir(), 'qalqan-k8s-secrets-'))
+t.teardown(() => rmSync(mountedDir, { recursive: true, force: true }))
+
+/** The Secret and key behind a path of a container's mounts, if a Secret volume is mounted there. */
+function mountedSecret(container: Container, path: string): { secret: string; key: string } | undefined {
+  const deployment = deployments.find((item) => item.spec?.template?.spec.containers.includes(container))
+  const mount = container.volumeMounts?.find((item) => path.startsWith(`${item.mountPath}/`))
+  const volume = deployment?.spec?.template?.spec.volumes?.find((item) => item.name === mount?.name)
+  if (mount === undefined || volume?.secret === undefined) return undefined
+  return { secret: volume.secret.secretName, key: path.slice(mount.mountPath.length + 1) }
+}
+
+/** The container's settings as the program reads them in the pod. */
+function configOf(container: Container) {
+  const env = containerEnv(container)
+  for (const [key, value] of Object.entries(env)) {
+    if (!READ_AT_START.test(key)) continue
+    const mounted = mountedSecret(container, value)
+    const text = byName('Secret', mounted?.secret ?? '')?.stringData?.[mounted?.key ?? '']
+    if (text === undefined) continue
+    const path = join(mountedDir, `${container.name}-${key}`)
+    writeFileSync(
+      path,
+      key.endsWith('_CA_FILE') || key.endsWith('_CERT_FILE') ? `-----BEGIN CERTIFICATE-----\n${text}\n` : `${text}\n`,
+    )
+    env[key] = path
+  }
+  return loadConfig(env)
 }
 
 t.test('the manifests parse, one object per document', async (t) => {
@@ -203,7 +242,7 @@ t.test("probes: /healthz for liveness, /readyz for the collector's readiness, on
       const named = probe?.httpGet?.port
       return typeof named === 'number' ? named : container.ports?.find((item) => item.name === named)?.containerPort
     }
-    const config = loadConfig(containerEnv(container))
+    const config = configOf(container)
     t.equal(container.livenessProbe?.httpGet?.path, '/healthz', `${role}: liveness on /healthz`)
     t.equal(container.readinessProbe?.httpGet?.path, readiness[role], `${role}: readiness on ${readiness[role]}`)
     t.equal(
@@ -222,7 +261,7 @@ t.test("each container's settings pass the program's own configuration check", a
     const role = roleOf(deployment)
     for (const container of deployment.spec?.template?.spec.containers ?? []) {
       const env = containerEnv(container)
-      const config = loadConfig(env)
+      const config = configOf(container)
       t.same(config.roles, [role], `${deployment.metadata.name} runs the ${role} role`)
       t.equal(
         config[role as 'collector' | 'worker' | 'query'].host,
@@ -235,11 +274,12 @@ t.test("each container's settings pass the program's own configuration check", a
           /^https?:\/\//,
           `${role}: a ClickHouse server, not the embedded engine (left out of the image)`,
         )
-        t.equal(
-          env['QALQAN_CLICKHOUSE_PASSWORD'],
-          'secret:qalqan-clickhouse/password',
-          `${role}: the password from the Secret`,
+        t.same(
+          mountedSecret(container, env['QALQAN_CLICKHOUSE_PASSWORD_FILE'] ?? '-'),
+          { secret: 'qalqan-clickhouse', key: 'password' },
+          `${role}: the password is a file of the Secret`,
         )
+        t.equal(config.clickhouse.password, byName('Secret', 'qalqan-clickhouse')?.stringData?.['password'])
       }
       if (role !== 'worker') {
         // The registry is a file of the mounted Secret (a folder, so that updates reach the pod).
@@ -298,7 +338,7 @@ t.test('Services and the autoscaler point at the Deployments they are for', asyn
 t.test('no more workers than the events topic has partitions', async (t) => {
   const worker = deploymentOf('worker')
   const container = worker.spec?.template?.spec.containers[0]
-  const partitions = loadConfig(containerEnv(container as Container)).kafka.partitions
+  const partitions = configOf(container as Container).kafka.partitions
   t.ok((worker.spec?.replicas ?? 1) <= partitions, `${worker.spec?.replicas} workers for ${partitions} partitions`)
   t.notOk(
     ofKind('HorizontalPodAutoscaler').some(
@@ -321,4 +361,95 @@ t.test('the example token registry is one Qalqan accepts, and lets nobody in', a
   t.ok(hashes.length >= 2, 'a sensor and an analyst')
   // Placeholders, not the hash of any token someone could guess: all zeros but the last digit.
   for (const hash of hashes) t.match(hash, /^0{63}[1-9a-f]$/)
+})
+
+t.test('the collector and the query API speak HTTPS from a mounted Secret; probes use HTTPS', async (t) => {
+  for (const role of ['collector', 'query'] as const) {
+    const deployment = deploymentOf(role)
+    const container = deployment.spec?.template?.spec.containers[0] as Container
+    const config = configOf(container)
+    const tls = config[role].tls
+    t.ok(tls, `${role}: a certificate is configured`)
+    const files = [tls?.certFile, tls?.keyFile, ...(role === 'collector' ? [config.collector.tls?.clientCaFile] : [])]
+    for (const file of files) {
+      const mount = container.volumeMounts?.find((item) => file?.startsWith(`${item.mountPath}/`))
+      t.ok(mount?.readOnly, `${role}: ${file} is in a read-only mount`)
+      const volume = deployment.spec?.template?.spec.volumes?.find((item) => item.name === mount?.name)
+      const secret = byName('Secret', volume?.secret?.secretName ?? '')
+      t.ok(
+        secret?.stringData?.[file?.slice((mount?.mountPath.length ?? 0) + 1) ?? ''],
+        `${role}: the Secret holds ${file}`,
+      )
+    }
+    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+      t.equal(probe?.httpGet?.scheme, 'HTTPS', `${role}: the probe speaks HTTPS to the HTTPS port`)
+  }
+  t.equal(byName('Secret', 'qalqan-tls')?.type, 'kubernetes.io/tls', 'the certificate is a TLS Secret')
+})
+
+t.test('the ops port is a named port of its own, scraped by Prometheus, open to monitoring only', async (t) => {
+  for (const role of ['collector', 'query', 'worker'] as const) {
+    const deployment = deploymentOf(role)
+    const container = deployment.spec?.template?.spec.containers[0] as Container
+    const config = configOf(container)
+    const opsPort = role === 'worker' ? config.worker.port : config.ops.port
+    const named = container.ports?.find((item) => item.name === 'ops')
+    t.equal(named?.containerPort, opsPort, `${role}: the port named ops is the one the process serves metrics on`)
+    if (role !== 'worker') {
+      t.not(opsPort, config[role].port, `${role}: apart from the public port`)
+      t.equal(config.ops.host, '0.0.0.0', `${role}: on the pod's addresses, for Prometheus`)
+    }
+    const annotations = deployment.spec?.template?.metadata.annotations ?? {}
+    t.equal(annotations['prometheus.io/scrape'], 'true', `${role}: scraped`)
+    t.equal(annotations['prometheus.io/port'], String(opsPort), `${role}: on the ops port`)
+    t.equal(annotations['prometheus.io/path'], '/metrics')
+    for (const service of ofKind('Service')) {
+      if (!matches(service.spec?.selector as Record<string, string>, deployment.spec?.template?.metadata.labels ?? {}))
+        continue
+      for (const port of service.spec?.ports ?? [])
+        t.not(port.targetPort, 'ops', `Service ${service.metadata.name} does not carry the ops port`)
+    }
+    const policies = ofKind('NetworkPolicy').filter((policy) =>
+      matches(policy.spec?.podSelector?.matchLabels ?? {}, deployment.spec?.template?.metadata.labels ?? {}),
+    )
+    t.equal(policies.length, 1, `${role}: one NetworkPolicy selects its pods`)
+    const rules = policies[0]?.spec?.ingress ?? []
+    const opsRules = rules.filter((rule) => rule.ports?.some((port) => port.port === 'ops' || port.port === opsPort))
+    t.ok(opsRules.length > 0, `${role}: a rule for the ops port`)
+    for (const rule of opsRules) {
+      t.ok(
+        (rule.from ?? []).length > 0 &&
+          rule.from?.every(
+            (peer) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring',
+          ),
+        `${role}: the ops port admits the monitoring namespace only`,
+      )
+    }
+    for (const rule of rules) {
+      t.ok(
+        rule.ports !== undefined && rule.ports.length > 0,
+        `${role}: every rule names its ports (none opens the whole pod)`,
+      )
+    }
+  }
+})
+
+t.test('Kafka over SASL_SSL and ClickHouse over HTTPS, every password and CA a file of a mounted Secret', async (t) => {
+  for (const role of ['collector', 'worker', 'query'] as const) {
+    const container = deploymentOf(role).spec?.template?.spec.containers[0] as Container
+    const env = containerEnv(container)
+    for (const key of Object.keys(env)) t.notMatch(key, /PASSWORD$/, `${role}: no password in the environment (${key})`)
+    const config = configOf(container)
+    if (role !== 'query') {
+      t.equal(config.kafka.securityProtocol, 'SASL_SSL', `${role}: Kafka over TLS with a login`)
+      t.match(config.kafka.sasl, { mechanism: /^SCRAM-SHA-(256|512)$/, password: 'REPLACE-with-the-kafka-password' })
+      for (const key of ['QALQAN_KAFKA_SASL_PASSWORD_FILE', 'QALQAN_KAFKA_CA_FILE'])
+        t.ok(mountedSecret(container, env[key] ?? '-'), `${role}: ${key} lies in a mounted Secret`)
+    }
+    if (role !== 'collector') {
+      t.match(config.clickhouse.url, /^https:\/\//, `${role}: ClickHouse over HTTPS`)
+      for (const key of ['QALQAN_CLICKHOUSE_PASSWORD_FILE', 'QALQAN_CLICKHOUSE_CA_FILE'])
+        t.ok(mountedSecret(container, env[key] ?? '-'), `${role}: ${key} lies in a mounted Secret`)
+    }
+  }
 })

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ConfigError, loadConfig, type Config } from '../../services/config.js'
+import { coresGiven } from '../../services/cores.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
 import { hashToken } from '../../services/http/tokens.js'
 
@@ -47,6 +48,9 @@ t.test('defaults: every setting has one', async (t) => {
       maxPendingEvents: 200_000,
       maxBatchBytes: 4 * 1024 * 1024,
       maxConcurrentSends: 4,
+      securityProtocol: 'PLAINTEXT',
+      tls: undefined,
+      sasl: undefined,
     },
     clickhouse: {
       url: undefined,
@@ -55,6 +59,7 @@ t.test('defaults: every setting has one', async (t) => {
       password: '',
       database: 'default',
       cluster: undefined,
+      tls: undefined,
     },
     collector: {
       host: '127.0.0.1',
@@ -72,8 +77,19 @@ t.test('defaults: every setting has one', async (t) => {
       timeLimits: { maxFutureMs: 3_600_000, maxAgeMs: 30 * 86_400_000 },
       timeZone: 'Asia/Almaty',
       maxCount: 10_000,
+      processes: 1,
+      tls: undefined,
     },
-    query: { host: '127.0.0.1', port: 8081, maxRangeDays: 366, cacheSeconds: 5, cacheMaxBytes: 32 * 1024 * 1024 },
+    query: {
+      host: '127.0.0.1',
+      port: 8081,
+      maxRangeDays: 366,
+      cacheSeconds: 5,
+      cacheMaxBytes: 32 * 1024 * 1024,
+      tls: undefined,
+      auditLog: 'stdout',
+    },
+    ops: { host: '127.0.0.1', port: 8083 },
     worker: {
       groupId: 'qalqan-worker',
       host: '127.0.0.1',
@@ -404,3 +420,61 @@ t.test('the program', async (t) => {
     t.equal(sha256, hashToken(token))
   })
 })
+
+t.test('HTTPS settings: a certificate needs its key, a sensor CA needs HTTPS; paths are resolved', async (t) => {
+  const config = loadConfig({
+    ...REGISTRY,
+    QALQAN_COLLECTOR_TLS_CERT_FILE: 'tls/server.crt',
+    QALQAN_COLLECTOR_TLS_KEY_FILE: 'tls/server.key',
+    QALQAN_COLLECTOR_TLS_CLIENT_CA_FILE: 'tls/sensor-ca.crt',
+    QALQAN_QUERY_AUDIT_LOG: 'logs/audit.log',
+    QALQAN_OPS_HOST: '0.0.0.0',
+    QALQAN_OPS_PORT: '9464',
+  })
+  t.same(config.collector.tls, {
+    certFile: resolve('tls/server.crt'),
+    keyFile: resolve('tls/server.key'),
+    clientCaFile: resolve('tls/sensor-ca.crt'),
+  })
+  t.equal(config.query.tls, undefined)
+  t.equal(config.query.auditLog, resolve('logs/audit.log'))
+  t.same(config.ops, { host: '0.0.0.0', port: 9464 })
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_QUERY_TLS_CERT_FILE: 'a.crt' }),
+    /QALQAN_QUERY_TLS_CERT_FILE is set but QALQAN_QUERY_TLS_KEY_FILE is not/,
+  )
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_COLLECTOR_TLS_KEY_FILE: 'a.key' }),
+    /QALQAN_COLLECTOR_TLS_KEY_FILE is set but QALQAN_COLLECTOR_TLS_CERT_FILE is not/,
+  )
+  t.match(
+    problems(t, { ...REGISTRY, QALQAN_COLLECTOR_TLS_CLIENT_CA_FILE: 'ca.crt' }),
+    /sensor certificates are asked for over HTTPS only/,
+  )
+  t.match(problems(t, { ...REGISTRY, QALQAN_OPS_PORT: '70000' }), /QALQAN_OPS_PORT="70000".*at most 65535/)
+})
+
+t.test(
+  'collector processes: one per core when the collector runs alone, else one; a number needs the role alone',
+  async (t) => {
+    const cores = coresGiven()
+    t.equal(loadConfig({ ...REGISTRY, QALQAN_ROLE: 'collector' }).collector.processes, cores)
+    t.equal(loadConfig({ ...REGISTRY }).collector.processes, 1, 'role all: the embedded engine binds one process')
+    t.equal(loadConfig({ ...REGISTRY, QALQAN_ROLE: 'collector,query' }).collector.processes, 1)
+    t.equal(
+      loadConfig({ ...REGISTRY, QALQAN_ROLE: 'collector', QALQAN_COLLECTOR_PROCESSES: '3' }).collector.processes,
+      3,
+    )
+    t.equal(loadConfig({ ...REGISTRY, QALQAN_ROLE: 'all', QALQAN_COLLECTOR_PROCESSES: '1' }).collector.processes, 1)
+    t.match(
+      problems(t, { ...REGISTRY, QALQAN_ROLE: 'all', QALQAN_COLLECTOR_PROCESSES: '4' }),
+      /QALQAN_COLLECTOR_PROCESSES=4 needs the collector role alone \(--role=collector\), not collector,worker,query/,
+    )
+    for (const bad of ['0', '-1', 'two', '2.5', '1025', ''])
+      t.match(
+        problems(t, { ...REGISTRY, QALQAN_ROLE: 'collector', QALQAN_COLLECTOR_PROCESSES: bad }),
+        /QALQAN_COLLECTOR_PROCESSES/,
+        `"${bad}" is refused`,
+      )
+  },
+)
