@@ -96,7 +96,7 @@ export const SETTINGS = z.strictObject({
   QALQAN_KAFKA_TIMEOUT_MS: wholeNumber(100, 600_000).default(10_000),
   QALQAN_KAFKA_MAX_PENDING_EVENTS: wholeNumber(1, 10_000_000).default(200_000),
   QALQAN_KAFKA_MAX_BATCH_BYTES: wholeNumber(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
-  QALQAN_KAFKA_MAX_CONCURRENT_SENDS: wholeNumber(1, 64).default(4),
+  QALQAN_KAFKA_MAX_CONCURRENT_SENDS: wholeNumber(1, 64).default(1),
   QALQAN_KAFKA_SECURITY_PROTOCOL: kafkaSecurityProtocol.default('PLAINTEXT'),
   QALQAN_KAFKA_SASL_MECHANISM: saslMechanism.optional(),
   QALQAN_KAFKA_SASL_USERNAME: nonEmpty.optional(),

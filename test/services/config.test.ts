@@ -47,7 +47,7 @@ t.test('defaults: every setting has one', async (t) => {
       timeoutMs: 10_000,
       maxPendingEvents: 200_000,
       maxBatchBytes: 4 * 1024 * 1024,
-      maxConcurrentSends: 4,
+      maxConcurrentSends: 1,
       securityProtocol: 'PLAINTEXT',
       tls: undefined,
       sasl: undefined,
