@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import type { Logger } from 'pino'
 
 export interface Stoppable {
@@ -12,8 +13,18 @@ export function untilStopped(running: Stoppable, logger: Logger): Promise<void> 
       logger.info({ signal }, 'shutting down: finishing in-flight work')
       running.close().then(resolve, reject)
     }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
+    // One of several collector processes may hear SIGTERM twice (from its primary and from a
+    // supervisor that signals the whole group): it keeps finishing its work. Alone, a second
+    // signal ends the process at once, as whoever sent it expects.
+    const listen = cluster.isWorker ? process.on.bind(process) : process.once.bind(process)
+    let stopping = false
+    const stopOnce = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      stop(signal)
+    }
+    listen('SIGTERM', stopOnce)
+    listen('SIGINT', stopOnce)
     process.on('SIGHUP', () => {
       logger.info('SIGHUP: reloading the registries')
       running.reload()

@@ -25,9 +25,13 @@ export function runCollectorProcesses(config: Config, logger: Logger): Promise<n
   const aggregator = new AggregatorRegistry()
   let stopping = false
   let startedOnce = false
+  /** Processes that said they serve: only they have their signal handlers in place. */
+  const serving = new Set<Worker>()
 
   return new Promise((resolve) => {
     const finish = (code: number) => {
+      // Once: a second SIGTERM would end a process before its in-flight requests are answered.
+      if (stopping) return
       stopping = true
       const left = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined)
       for (const worker of left) worker.process.kill('SIGTERM')
@@ -41,19 +45,24 @@ export function runCollectorProcesses(config: Config, logger: Logger): Promise<n
           resolve(code)
         }
       }
+      // A process leaves cluster.workers on the later of its exit and its disconnect.
       cluster.on('exit', waitAll)
+      cluster.on('disconnect', waitAll)
       waitAll()
     }
 
     const fork = () => {
       const worker = cluster.fork()
       worker.on('message', (message: unknown) => {
-        if (isMessage(message, STARTED)) startedOnce = true
-        else if (isMessage(message, METRICS_REQUEST)) void answerMetrics(worker, message.id, aggregator)
+        if (isMessage(message, STARTED)) {
+          startedOnce = true
+          serving.add(worker)
+        } else if (isMessage(message, METRICS_REQUEST)) void answerMetrics(worker, message.id, aggregator)
       })
     }
 
     cluster.on('exit', (worker, code, signal) => {
+      serving.delete(worker)
       if (stopping) return
       if (!startedOnce && code !== 0) {
         logger.fatal({ pid: worker.process.pid, code }, 'a collector process could not start; stopping the others')
@@ -73,8 +82,9 @@ export function runCollectorProcesses(config: Config, logger: Logger): Promise<n
         finish(0)
       })
     }
+    // A process still starting would die of SIGHUP (its handler comes once it serves); it reads the registries anyway.
     process.on('SIGHUP', () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
+      for (const worker of serving) worker.process.kill('SIGHUP')
     })
 
     logger.info({ processes: count }, 'starting the collector processes')

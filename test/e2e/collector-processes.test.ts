@@ -55,7 +55,12 @@ async function startCollector(settings: Record<string, string>, at?: number): Pr
 
 /** The collector processes under the primary, from the kernel's list of its children. */
 function childrenOf(pid: number): number[] {
-  const out = execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
+  let out = ''
+  try {
+    out = execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
+  } catch {
+    // ps exits 1 when the process has no children (yet).
+  }
   return out
     .split('\n')
     .map((line) => Number(line.trim()))
@@ -157,6 +162,8 @@ t.test('two processes share the port; /metrics counts both; a dead one is replac
   )
   t.equal((await post(c, 'after')).status, 202)
 
+  // Twice, as a supervisor that signals the whole group does: the processes still finish their work.
+  c.child.kill('SIGTERM')
   c.child.kill('SIGTERM')
   t.equal(await c.exited, 0, 'SIGTERM: the primary exited 0 once its processes stopped')
   t.same(
@@ -174,6 +181,25 @@ t.test('two processes share the port; /metrics counts both; a dead one is replac
   t.equal((c.log.match(/"msg":"stopped"/g) ?? []).length, 2, 'each process finished its work and said so', {
     log: c.log.slice(-3000),
   })
+})
+
+t.test('SIGHUP while the processes start: they read the registries anyway, and none dies of it', async (t) => {
+  const c = await startCollector({ QALQAN_COLLECTOR_PROCESSES: '2' })
+  t.teardown(() => void c.child.kill('SIGKILL'))
+  await until('the primary to start its processes', () =>
+    childrenOf(c.child.pid ?? 0).length === 2 ? true : undefined,
+  )
+  c.child.kill('SIGHUP')
+  await ready(c)
+  await until('both to serve', () => ((c.log.match(/"msg":"qalqan started"/g) ?? []).length === 2 ? true : undefined))
+  t.notMatch(c.log, /could not start|ended; starting another/, 'no process died')
+  c.child.kill('SIGHUP')
+  await until('both to reload', () =>
+    (c.log.match(/SIGHUP: reloading the registries/g) ?? []).length === 2 ? true : undefined,
+  )
+  t.pass('a SIGHUP once they serve reaches both')
+  c.child.kill('SIGTERM')
+  t.equal(await c.exited, 0)
 })
 
 t.test('a collector that cannot start ends with 1, as a single process would', async (t) => {
