@@ -461,7 +461,11 @@ function describeIssue(
       .join('\n  - ')
   }
   const key = String(issue.path[0])
-  const shown = isSecretSetting(key) || fromFiles.has(key) ? '(hidden)' : JSON.stringify(input[key])
+  const shown =
+    isSecretSetting(key) || fromFiles.has(key)
+      ? '(hidden)'
+      : // A server URL may carry its user and password (https://user:pass@host).
+        JSON.stringify(input[key]?.replace(/\/\/[^/@]*@/, '//(credentials hidden)@'))
   return `${key}=${shown} (${origin[key] ?? 'default'}): ${issue.message}`
 }
 

@@ -14,3 +14,4 @@ export type {
   Reader,
 } from './interfaces.js'
 export { type ClickHouse, openClickHouse } from './open.js'
+export { withoutCredentials } from './location.js'

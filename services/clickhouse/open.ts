@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import { createClickHouse } from './client.js'
 import { explainClickHouseTls } from './tls.js'
 import { ClickHouseEventStore } from './events.js'
+import { withoutCredentials } from './location.js'
 import type { EventStore, Ledger, Reader } from './interfaces.js'
 import { ClickHouseLedger } from './ledger.js'
 import { type MigrationReport, migrate } from './migrate.js'
@@ -45,7 +46,10 @@ export async function openClickHouse(config: Config): Promise<ClickHouse> {
         return result.json<T>()
       },
     },
-    location: config.clickhouse.url ?? `embedded:${config.clickhouse.path}`,
+    location:
+      config.clickhouse.url === undefined
+        ? `embedded:${config.clickhouse.path}`
+        : withoutCredentials(config.clickhouse.url),
     migrate: () => migrate(client, { cluster }),
     applyRetention: () => applyRetention(client, config.retentionDays, cluster),
     close: () => client.close(),

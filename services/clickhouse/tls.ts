@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
+import { withoutCredentials } from './location.js'
 
 /** The client's `tls` option for an https URL: the CA to trust, and a client certificate for mutual TLS. */
 export type ClickHouseTls = { ca_cert: Buffer } | { ca_cert: Buffer; cert: Buffer; key: Buffer }
@@ -46,7 +47,7 @@ export function explainClickHouseTls(err: unknown, clickhouse: Config['clickhous
   const ca = clickhouse.tls?.caFile
   return new QalqanError(
     'QLQ_ERR_CLICKHOUSE_TLS_FAILED',
-    `the TLS handshake with ClickHouse at ${clickhouse.url} failed (${code}: ${(err as Error).message}): ${
+    `the TLS handshake with ClickHouse at ${withoutCredentials(clickhouse.url ?? '')} failed (${code}: ${(err as Error).message}): ${
       ca === undefined
         ? 'set QALQAN_CLICKHOUSE_CA_FILE to the CA that signed the server certificate (unset: only the system CAs are trusted)'
         : `QALQAN_CLICKHOUSE_CA_FILE=${ca} must name the CA that signed the server certificate`

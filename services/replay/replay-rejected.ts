@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import type { Writable } from 'node:stream'
-import { type ClickHouse, type Ledger, openClickHouse } from '../clickhouse/index.js'
+import { type ClickHouse, type Ledger, openClickHouse, withoutCredentials } from '../clickhouse/index.js'
 import type { IngestDeps } from '../collector/ingest.js'
 import { RateLimiter } from '../collector/rate-limit.js'
 import { AssetRegistry } from '../collector/enrich/assets.js'
@@ -150,15 +150,7 @@ function askingStore(clickhouse: ClickHouse, location: string): Pick<Ledger, 'st
 /** Where ClickHouse is, for a message: a server's URL without any credentials in it, or the embedded engine's folder. */
 function storeLocation(config: Config): string {
   const { url, path } = config.clickhouse
-  if (url === undefined) return `the embedded engine at ${path}`
-  try {
-    const parsed = new URL(url)
-    parsed.username = ''
-    parsed.password = ''
-    return parsed.href
-  } catch {
-    return 'QALQAN_CLICKHOUSE_URL'
-  }
+  return url === undefined ? `the embedded engine at ${path}` : withoutCredentials(url)
 }
 
 function errorText(err: unknown): string {

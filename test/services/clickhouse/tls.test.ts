@@ -157,7 +157,7 @@ t.test(
       )
       t.type(err, QalqanError, name)
       t.equal((err as QalqanError).code, 'QLQ_ERR_CLICKHOUSE_TLS_FAILED')
-      t.match((err as Error).message, /TLS handshake with ClickHouse at https:\/\/127\.0\.0\.1:\d+ failed/)
+      t.match((err as Error).message, /TLS handshake with ClickHouse at https:\/\/127\.0\.0\.1:\d+\/? failed/)
       t.match((err as Error).message, /QALQAN_CLICKHOUSE_CA_FILE/)
       t.notMatch((err as Error).message, 'pa55word')
     }
