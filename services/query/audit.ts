@@ -58,10 +58,16 @@ export class QueryAudit {
   }
 }
 
+/** Names of parameters whose value a client may have meant as a credential: never written. */
+const CREDENTIAL_NAME = /token|key|secret|pass|auth|session|cookie/i
+
 function rawQuery(query: unknown): Record<string, string> | null {
   if (query === null || typeof query !== 'object') return null
   const entries = Object.entries(query as Record<string, unknown>).slice(0, MAX_RAW_KEYS)
   return Object.fromEntries(
-    entries.map(([key, value]) => [key.slice(0, MAX_RAW_CHARS), String(value).slice(0, MAX_RAW_CHARS)]),
+    entries.map(([key, value]) => [
+      key.slice(0, MAX_RAW_CHARS),
+      CREDENTIAL_NAME.test(key) ? '(hidden)' : String(value).slice(0, MAX_RAW_CHARS),
+    ]),
   )
 }

@@ -137,6 +137,20 @@ t.test('a hostile query string is cut down in the record', async (t) => {
   )
 })
 
+t.test('a credential sent in the query string is never written, refused or not', async (t) => {
+  const secret = 'query-string-secret-value'
+  for (const [url, token] of [
+    [`/v1/top?token=${secret}&by=sector`, undefined],
+    [`/v1/top?access_token=${secret}&apiKey=${secret}&password=${secret}`, ANALYST_TOKEN],
+  ] as const) {
+    await get(url, token)
+    audit.flush()
+    const last = lines().at(-1) ?? {}
+    t.notMatch(JSON.stringify(last), secret, `${url.split('?')[1]?.split('=')[0]}: the value is not in the record`)
+    t.match(last['filters'], { by: token === undefined ? 'sector' : undefined })
+  }
+})
+
 t.test('a revoked or expired analyst token is refused, and the refusal recorded', async (t) => {
   const query = '/v1/summary?from=2025-03-01T00:00:00Z&to=2025-03-02T00:00:00Z'
   const revoked = await get(query, 'audit-revoked-token')
