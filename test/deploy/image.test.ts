@@ -1,13 +1,13 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildContext, distProblems, moduleProblems, STEPS } from '../../deploy/check-image.js'
 import { loadConfig } from '../../services/config.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
+import { freePort } from '../helpers/free-port.js'
 
 // deploy/Dockerfile without an engine: what it says (pinned, non-root, one entrypoint), what it
 // builds (deploy/check-image.ts performs its steps and checks the result), and its HEALTHCHECK run
@@ -36,17 +36,6 @@ function fileSteps(text: string): string[] {
 const write = (file: string, text: string) => {
   mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, text)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
 }
 
 t.test('the Dockerfile pins Node.js 24, runs as a non-root user and has one entrypoint', async (t) => {

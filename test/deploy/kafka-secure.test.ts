@@ -1,7 +1,6 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -14,6 +13,7 @@ import { Metrics } from '../../services/metrics.js'
 import { PROJECT_ROOT } from '../../services/paths.js'
 import { makeEvents } from '../helpers/events.js'
 import { TOKENS_FILE } from '../helpers/stack.js'
+import { freePort } from '../helpers/free-port.js'
 
 // One broker whose client port speaks SASL_SSL, started by kafka.sh as a developer would, for every test here.
 t.setTimeout(240_000)
@@ -184,14 +184,3 @@ t.test('the collector with a wrong password stops at start with the code, not a 
   const attempts = output.split('Response SaslAuthenticate').length - 1
   t.ok(attempts >= 1 && attempts <= availableParallelism(), `${attempts} attempts`)
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PROJECT_ROOT } from '../../services/paths.js'
 import { TOKENS_FILE } from '../helpers/stack.js'
+import { freePort } from '../helpers/free-port.js'
 
 const MAIN = join(PROJECT_ROOT, 'dist', 'services', 'main.js')
 const KAFKA_SH = join(PROJECT_ROOT, 'deploy', 'kafka', 'kafka.sh')
@@ -206,17 +207,6 @@ export async function startStack(settings: CaseSettings): Promise<Stack> {
       return [...collector.crashes, ...worker.crashes, ...collector.hung, ...worker.hung, ...unclean]
     },
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
 }
 
 /**

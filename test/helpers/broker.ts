@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../../services/paths.js'
+import { freePort } from './free-port.js'
 
 /** A Kafka broker of a test's own, for tests that stop and start it; started by deploy/kafka/kafka.sh. */
 export class OwnBroker {
@@ -37,15 +37,4 @@ export class OwnBroker {
     })
     if (result.status !== 0) throw new Error(`kafka.sh ${command} failed: ${result.stderr}`)
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
 }
