@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
+import { CERTIFICATE_CODES, readPem } from '../pem.js'
 import { withoutCredentials } from './location.js'
+
+const FAILED = 'QLQ_ERR_CLICKHOUSE_TLS_FAILED'
 
 /** The client's `tls` option for an https URL: the CA to trust, and a client certificate for mutual TLS. */
 export type ClickHouseTls = { ca_cert: Buffer } | { ca_cert: Buffer; cert: Buffer; key: Buffer }
@@ -10,35 +12,14 @@ export type ClickHouseTls = { ca_cert: Buffer } | { ca_cert: Buffer; cert: Buffe
 export function clickhouseTls(tls: Config['clickhouse']['tls']): ClickHouseTls | undefined {
   // The configuration refuses a client certificate without a CA.
   if (tls?.caFile === undefined) return undefined
-  const ca_cert = readPem(tls.caFile, 'QALQAN_CLICKHOUSE_CA_FILE')
+  const ca_cert = readPem(tls.caFile, 'QALQAN_CLICKHOUSE_CA_FILE', FAILED)
   if (tls.certFile === undefined || tls.keyFile === undefined) return { ca_cert }
   return {
     ca_cert,
-    cert: readPem(tls.certFile, 'QALQAN_CLICKHOUSE_CERT_FILE'),
-    key: readPem(tls.keyFile, 'QALQAN_CLICKHOUSE_KEY_FILE'),
+    cert: readPem(tls.certFile, 'QALQAN_CLICKHOUSE_CERT_FILE', FAILED),
+    key: readPem(tls.keyFile, 'QALQAN_CLICKHOUSE_KEY_FILE', FAILED),
   }
 }
-
-function readPem(path: string, setting: string): Buffer {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch (err) {
-    throw new QalqanError(
-      'QLQ_ERR_CLICKHOUSE_TLS_FAILED',
-      `${setting}=${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`,
-      { cause: err },
-    )
-  }
-  if (!bytes.includes('-----BEGIN ')) {
-    throw new QalqanError('QLQ_ERR_CLICKHOUSE_TLS_FAILED', `${setting}=${path}: is not a PEM file (no -----BEGIN line)`)
-  }
-  return bytes
-}
-
-/** Node's codes for a server certificate that could not be verified or does not name the host. */
-const CERTIFICATE_CODES =
-  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO|HOSTNAME/
 
 /** A failed TLS handshake as an error naming the setting to fix; undefined for any other failure. */
 export function explainClickHouseTls(err: unknown, clickhouse: Config['clickhouse']): QalqanError | undefined {

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
 import type { Config } from '../config.js'
 import { QalqanError } from '../errors.js'
+import { CERTIFICATE_CODES, readPem } from '../pem.js'
+
+const FAILED = 'QLQ_ERR_KAFKA_TLS_FAILED'
 
 type TlsOptions = Exclude<KafkaConfig['ssl'], boolean | undefined>
 
@@ -14,9 +16,10 @@ export function kafkaSecurity(kafka: Config['kafka']): Pick<KafkaConfig, 'ssl' |
 function tlsOptions(tls: Config['kafka']['tls']): TlsOptions | undefined {
   if (tls === undefined) return undefined
   const options: TlsOptions = { rejectUnauthorized: true }
-  if (tls.caFile !== undefined) options.ca = [readPem(tls.caFile, 'QALQAN_KAFKA_CA_FILE')]
-  if (tls.certFile !== undefined) options.cert = readPem(tls.certFile, 'QALQAN_KAFKA_CERT_FILE')
-  if (tls.keyFile !== undefined) options.key = readPem(tls.keyFile, 'QALQAN_KAFKA_KEY_FILE')
+  if (tls.caFile !== undefined) options.ca = [readPem(tls.caFile, 'QALQAN_KAFKA_CA_FILE', FAILED).toString('utf8')]
+  if (tls.certFile !== undefined)
+    options.cert = readPem(tls.certFile, 'QALQAN_KAFKA_CERT_FILE', FAILED).toString('utf8')
+  if (tls.keyFile !== undefined) options.key = readPem(tls.keyFile, 'QALQAN_KAFKA_KEY_FILE', FAILED).toString('utf8')
   if (tls.keyPassword !== undefined) options.passphrase = tls.keyPassword
   try {
     // Node reports a bad PEM, or a key that does not match its certificate or passphrase, only here.
@@ -43,28 +46,6 @@ function saslOptions(sasl: Config['kafka']['sasl']): SASLOptions | undefined {
       return { mechanism: 'scram-sha-512', username, password }
   }
 }
-
-/** A PEM file's text; a file without a PEM block is refused here, by the setting that names it. */
-export function readPem(path: string, setting: string): string {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new QalqanError(
-      'QLQ_ERR_KAFKA_TLS_FAILED',
-      `${setting}=${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`,
-      { cause: err },
-    )
-  }
-  if (!text.includes('-----BEGIN ')) {
-    throw new QalqanError('QLQ_ERR_KAFKA_TLS_FAILED', `${setting}=${path}: is not a PEM file (no -----BEGIN line)`)
-  }
-  return text
-}
-
-/** Node's codes for a server certificate that could not be verified or does not name the host. */
-const CERTIFICATE_CODES =
-  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO|HOSTNAME/
 
 /**
  * The error that stops a start when Kafka refused the credentials or the TLS handshake failed, naming

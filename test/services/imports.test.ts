@@ -11,7 +11,7 @@ const LAYERS: [layer: number, pattern: RegExp][] = [
   // A script that writes files beside the schemas, from wherever it runs (services/paths.ts finds where).
   [5, /^schemas\/export-json-schema\.ts$/],
   [0, /^schemas\//],
-  [1, /^services\/(config|errors|metrics|cluster-metrics|cores|logger|reloadable|paths|time-limits|shutdown)\.ts$/],
+  [1, /^services\/(config|errors|metrics|cluster-metrics|cores|pem|logger|reloadable|paths|time-limits|shutdown)\.ts$/],
   [2, /^services\/(http|kafka|clickhouse)\//],
   [3, /^services\/(collector|worker|query)\//],
   // A tool over the roles' steps (the replay decodes as the collector and reads as the worker).

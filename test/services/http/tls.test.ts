@@ -91,7 +91,8 @@ t.test('HTTPS: TLS 1.2 and 1.3 with modern suites; TLS 1.1, a CBC suite and plai
     maxVersion: 'TLSv1.2',
     ciphers: 'ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384',
   })
-  t.match(cbc, { ok: false, code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }, 'a CBC suite is refused')
+  // OpenSSL 3 (Node.js 20) says SSLV3 in the alert's name, OpenSSL 3.5 (Node.js 24) SSL/TLS.
+  t.match(cbc, { ok: false, code: /^ERR_SSL_(SSLV3|SSL\/TLS)_ALERT_HANDSHAKE_FAILURE$/ }, 'a CBC suite is refused')
 
   // Plain HTTP to the HTTPS port gets no HTTP answer.
   const plain = await new Promise<string>((resolve) => {
