@@ -73,8 +73,10 @@ export function runCollectorProcesses(config: Config, logger: Logger): Promise<n
       setTimeout(() => stopping || fork(), RESTART_DELAY_MS).unref()
     })
 
+    // Not once: a second signal (a supervisor signalling the whole group) must not end the primary
+    // while its processes finish; finish() acts once, and the grace period bounds the wait.
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
+      process.on(signal, () => {
         logger.info(
           { signal, processes: Object.keys(cluster.workers ?? {}).length },
           'shutting down the collector processes',

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
+import { createServer, connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -181,6 +181,38 @@ t.test('two processes share the port; /metrics counts both; a dead one is replac
   t.equal((c.log.match(/"msg":"stopped"/g) ?? []).length, 2, 'each process finished its work and said so', {
     log: c.log.slice(-3000),
   })
+})
+
+t.test('a second SIGTERM while a process still finishes a request: the primary waits for it', async (t) => {
+  const c = await startCollector({ QALQAN_COLLECTOR_PROCESSES: '2' })
+  t.teardown(() => void c.child.kill('SIGKILL'))
+  await ready(c)
+  // A request whose body arrives in two parts, the second only after both signals.
+  const body = JSON.stringify({
+    occurred_at: new Date().toISOString(),
+    category: 'scan',
+    severity: 2,
+    signature: 'finished while stopping',
+    src_ip: '203.0.113.9',
+  })
+  const socket = netConnect(Number(new URL(c.url).port), '127.0.0.1')
+  socket.on('error', () => undefined)
+  let answer = ''
+  socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')))
+  await once(socket, 'connect')
+  socket.write(
+    `POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKENS.astana}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+  )
+  await sleep(300)
+  c.child.kill('SIGTERM')
+  await sleep(500)
+  c.child.kill('SIGTERM')
+  await sleep(300)
+  socket.write(body.slice(10))
+  t.equal(await c.exited, 0, 'the primary ended by itself, after its processes, not by the second signal')
+  t.match(answer, /^HTTP\/1\.1 202/, 'the request begun before the signals was answered')
+  t.equal((c.log.match(/"msg":"stopped"/g) ?? []).length, 2, 'both processes stopped by themselves')
+  socket.destroy()
 })
 
 t.test('SIGHUP while the processes start: they read the registries anyway, and none dies of it', async (t) => {
