@@ -45,6 +45,12 @@ export class Broker {
     return (entry?.partitions ?? []).reduce((sum, partition) => sum + Math.max(0, Number(partition.offset)), 0)
   }
 
+  /** The group's committed offset of each partition of the topic (a partition never committed: 0). */
+  async committedByPartition(groupId: string, topic: string): Promise<Map<number, number>> {
+    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] })
+    return new Map((entry?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]))
+  }
+
   /** kafkajs's default producer: keyed messages land where the collector's murmur2 puts them. */
   producer(): Producer {
     return this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })

@@ -125,6 +125,7 @@ export async function runFreshness(broker: Broker, spec: FreshnessCase): Promise
       },
       lagAtEnd,
       lagSlope: lag.slope(),
+      writeRate: lag.writeRate(),
       lagMax: lag.max(),
       lagSamples: lag.samples.length,
       polls: polls.polls,

@@ -59,10 +59,10 @@ export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: strin
     // The window ends when the load process exits; it reports its own CPU.
     const shares = cpu.end()
     const machineShare = machine.end()
-    let eventsInTopic: number | undefined
+    let recordsInTopic: number | undefined
     if (hasTopic && offsetsBefore !== undefined) {
       const before = await offsetsBefore
-      eventsInTopic = before < 0 ? undefined : (await broker.topicEnd(topic)) - before
+      recordsInTopic = before < 0 ? undefined : (await broker.topicEnd(topic)) - before
     }
     const kafkaSends = spec.target === 'collector' ? await collectorSends(`http://127.0.0.1:${opsPort}`) : undefined
     const peak = peakRssTreeMiB(target.pid)
@@ -89,7 +89,7 @@ export async function runHttp(broker: Broker, spec: HttpCase, profileDir?: strin
         machine: machineShare,
       },
       peakRssMiB: { ...(peak !== undefined ? { target: peak } : {}), load: result.peakRssMiB },
-      ...(eventsInTopic !== undefined ? { eventsInTopic } : {}),
+      ...(recordsInTopic !== undefined ? { recordsInTopic } : {}),
       ...(kafkaSends ? { kafkaSends } : {}),
     }
     return figure

@@ -1,6 +1,6 @@
 /**
  * The worker case: one worker process drains a pre-filled topic into the embedded ClickHouse; its
- * rate is read from the group's committed offsets, every 100 ms.
+ * rate is read from the group's committed offsets (the events in the messages before them), every 100 ms.
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -50,7 +50,10 @@ export class WorkerRuns {
       let last = { at: performance.now(), committed: 0 }
       while (performance.now() < deadline) {
         if (worker.child.exitCode !== null) throw new Error(`the worker exited: ${worker.stderr.slice(-2000)}`)
-        const now = await this.broker.committed(groupId, topic).catch(() => 0)
+        const now = await this.broker
+          .committedByPartition(groupId, topic)
+          .then((committed) => this.filled?.eventsBefore(committed) ?? 0)
+          .catch(() => 0)
         const at = performance.now()
         // The window starts at the first commit: startup (chdb, migrations, group join) is apart.
         if (now > 0 && first === undefined) {

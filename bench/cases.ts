@@ -54,6 +54,8 @@ export interface WorkerCase {
   goal: string
   /** Canonical events written to a fresh topic before the worker starts. */
   events: number
+  /** Events of one partition per message, a line each, as the collector writes them. */
+  eventsPerMessage: number
   partitions: number
   timeoutSeconds: number
   seed: number
@@ -164,6 +166,7 @@ export const CASES: readonly Case[] = [
     name: 'worker',
     goal: 'worker >= 70,000 events/s per process and >= 70% of the engine limit, from a pre-filled topic into ClickHouse',
     events: 300_000,
+    eventsPerMessage: 40,
     partitions: 6,
     timeoutSeconds: 150,
     seed: 501,

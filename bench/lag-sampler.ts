@@ -1,13 +1,15 @@
 /**
  * The worker's lag, every second of the measured window: a lag that keeps growing means the
- * pipeline does not sustain the rate, and freshness would grow with the length of the run.
+ * pipeline does not sustain the rate, and freshness would grow with the length of the run. Counted
+ * in Kafka messages (the collector writes several events per message), and judged against the
+ * messages written per second over the same samples.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Broker } from './broker.js'
 
 export class LagSampler {
-  /** The topic's end less the group's committed offsets, at performance.now() times. */
-  readonly samples: { at: number; lag: number }[] = []
+  /** The topic's end, and it less the group's committed offsets, at performance.now() times. */
+  readonly samples: { at: number; end: number; lag: number }[] = []
   private sampling = false
   private loop: Promise<void> | undefined
 
@@ -31,13 +33,22 @@ export class LagSampler {
     return Math.max(0, ...this.samples.map((p) => p.lag))
   }
 
-  /** Least-squares slope of the lag over the second half of the window, in events/s. */
+  /** Least-squares slope of the lag over the second half of the window, in messages/s. */
   slope(): number {
+    return this.slopeOf((p) => p.lag)
+  }
+
+  /** Messages written per second over the same samples. */
+  writeRate(): number {
+    return this.slopeOf((p) => p.end)
+  }
+
+  private slopeOf(y: (p: { at: number; end: number; lag: number }) => number): number {
     const half = this.samples.slice(Math.floor(this.samples.length / 2))
     if (half.length < 3) return 0
     const mx = half.reduce((sum, p) => sum + p.at, 0) / half.length
-    const my = half.reduce((sum, p) => sum + p.lag, 0) / half.length
-    const sxy = half.reduce((sum, p) => sum + (p.at - mx) * (p.lag - my), 0)
+    const my = half.reduce((sum, p) => sum + y(p), 0) / half.length
+    const sxy = half.reduce((sum, p) => sum + (p.at - mx) * (y(p) - my), 0)
     const sxx = half.reduce((sum, p) => sum + (p.at - mx) ** 2, 0)
     return sxx > 0 ? Math.round((sxy / sxx) * 1000) : 0
   }
@@ -49,7 +60,7 @@ export class LagSampler {
           this.broker.topicEnd(this.topic),
           this.broker.committed(this.groupId, this.topic),
         ])
-        this.samples.push({ at: performance.now(), lag: end - done })
+        this.samples.push({ at: performance.now(), end, lag: end - done })
       } catch {
         // A missed sample is fine.
       }

@@ -25,7 +25,7 @@ export interface HttpFigure {
   cpu: { target?: number; broker?: number; load?: number; bench?: number | undefined; other?: number; machine: number }
   peakRssMiB: { target?: number; load: number }
   /** Messages that reached the topic during the measured window (a check on the 2xx count). */
-  eventsInTopic?: number
+  recordsInTopic?: number
   /** The collector's own metrics: events per Kafka send and the mean send time. */
   kafkaSends?: { sends: number; meanEvents: number; meanMs: number }
 }
@@ -57,7 +57,7 @@ export interface WorkerFigure {
   insertShare?: number
   cpu: { worker?: number; broker?: number; bench?: number | undefined; other?: number; machine: number }
   peakRssMiB?: number
-  fill: { seconds: number; eventsPerSecond: number; meanBytes: number }
+  fill: { seconds: number; eventsPerSecond: number; meanBytes: number; eventsPerMessage?: number }
 }
 
 /** How long accepted probes took to show in the query API; a lost probe counts as the timeout. */
@@ -79,8 +79,13 @@ export interface FreshnessFigure extends ProbeDelays {
   endpoint: string
   load: { eventsPerSecond: number; p50Ms: number; p99Ms: number; non2xx: number; seconds: number }
   lagAtEnd?: number
-  /** How fast the lag grew over the second half of the window, events/s (about 0 when the worker keeps up). */
+  /**
+   * How fast the lag grew over the second half of the window (about 0 when the worker keeps up), in
+   * Kafka messages/s; in events/s in runs without writeRate (one event per message then).
+   */
   lagSlope: number
+  /** Messages written to the topic per second over the same samples. */
+  writeRate?: number
   lagMax: number
   lagSamples: number
   polls: number

@@ -72,8 +72,8 @@ const CATALOGUE = {
   },
   workerLag: {
     type: 'gauge',
-    name: 'qalqan_worker_lag_events',
-    help: 'Events in a partition not yet written, as of the last batch.',
+    name: 'qalqan_worker_lag_messages',
+    help: 'Messages of a partition not yet written (each holds one or more events), as of the last batch.',
     labels: ['topic', 'partition'],
   },
   sensorEvents: {
@@ -198,8 +198,8 @@ export class Metrics {
     this.instruments.workerRetries.inc({ what })
   }
 
-  workerLag(topic: string, partition: number, events: number): void {
-    this.instruments.workerLag.set({ topic, partition: String(partition) }, events)
+  workerLag(topic: string, partition: number, messages: number): void {
+    this.instruments.workerLag.set({ topic, partition: String(partition) }, messages)
   }
 
   dedupEvicted(ids: number): void {

@@ -1,7 +1,8 @@
 // The produce path alone, kafkajs (with its DefaultPartitioner, or with services/kafka/murmur2.ts) against
 // @platformatic/kafka, on a running broker: events/s and the producer's CPU per event.
 //   npm install --prefix /tmp/plt @platformatic/kafka@1.35.0      (never into Qalqan's package.json)
-//   node bench/experiments/producer-clients.mjs 127.0.0.1:9092 kafkajs|platformatic [events] [imul]
+//   node bench/experiments/producer-clients.mjs 127.0.0.1:9092 kafkajs|platformatic [events] [imul|grouped]
+// `grouped`: kafkajs with one record per partition per send, its events' JSON texts one per line.
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -22,7 +23,15 @@ if (lib === 'kafkajs') {
   if (partitionerArg === 'imul') createPartitioner = (await import(`${root}dist/services/kafka/murmur2.js`)).Murmur2Partitioner
   const producer = new kafkajs.Kafka({ clientId: 'pb', brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).producer({ createPartitioner, idempotent: false })
   await producer.connect()
-  send = (msgs) => producer.sendBatch({ topicMessages: [{ topic, messages: msgs.map((e) => ({ key: e.event_id, value: JSON.stringify(e) })) }], acks: -1 })
+  if (partitionerArg === 'grouped') {
+    const { partitionOf } = await import(`${root}dist/services/kafka/murmur2.js`)
+    send = (msgs) => {
+      const lines = Array.from({ length: 6 }, () => [])
+      for (const e of msgs) lines[partitionOf(e.event_id, 6)].push(JSON.stringify(e))
+      const messages = lines.flatMap((group, partition) => group.length === 0 ? [] : [{ partition, value: group.join('\n') }])
+      return producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 })
+    }
+  } else send = (msgs) => producer.sendBatch({ topicMessages: [{ topic, messages: msgs.map((e) => ({ key: e.event_id, value: JSON.stringify(e) })) }], acks: -1 })
   close = () => producer.disconnect()
 } else {
   const { Producer, stringSerializers, ProduceAcks, compatibilityPartitioner } = await import(`${plt}/node_modules/@platformatic/kafka/dist/index.js`)

@@ -5,7 +5,16 @@ import type { EventStore, OffsetEvent, OffsetPart, OffsetRange } from './interfa
 /** The insert_deduplication_token of a range, or of a part of it (a namespace of its own: `range/part`). */
 export function insertToken(range: OffsetRange, part?: OffsetPart): string {
   const token = `${range.topic}:${range.partition}:${range.firstOffset}-${range.lastOffset}`
-  return part === undefined ? token : `${token}/${part.firstOffset}-${part.lastOffset}`
+  return part === undefined ? token : `${token}/${part.first}-${part.last}`
+}
+
+/**
+ * Where in its partition an event was read: its message's offset, and `.index` after it for an
+ * event past the first line of its message. A message of one event reads as its offset alone, as
+ * before messages held several, so tokens of parts named before then are named the same.
+ */
+export function positionOf(offset: string, index: number | undefined): string {
+  return index === undefined || index === 0 ? offset : `${offset}.${index}`
 }
 
 /**
@@ -21,9 +30,9 @@ export class ClickHouseEventStore implements EventStore {
     // The Kafka columns appended to each row's JSON text: one string for the whole insert.
     const kafka = `,"kafka_topic":${JSON.stringify(range.topic)},"kafka_partition":${range.partition},"kafka_offset":`
     let rows = ''
-    for (const { offset, event, text } of events) {
+    for (const { offset, index = 0, event, text } of events) {
       const json = text ?? JSON.stringify(event)
-      rows += `${json.slice(0, json.lastIndexOf('}'))}${kafka}${offset}}\n`
+      rows += `${json.slice(0, json.lastIndexOf('}'))}${kafka}${offset},"kafka_index":${index}}\n`
     }
     try {
       await this.client.command({

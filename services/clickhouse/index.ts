@@ -13,5 +13,6 @@ export type {
   PlannedRange,
   Reader,
 } from './interfaces.js'
+export { positionOf } from './events.js'
 export { type ClickHouse, openClickHouse } from './open.js'
 export { withoutCredentials } from './location.js'

@@ -10,17 +10,19 @@ export interface OffsetRange {
 }
 
 /**
- * Part of a range's events, named by the offsets of its first and last event: the worker inserts
- * parts of a range when ClickHouse refused some of its rows, each under a token of its own.
+ * Part of a range's events, named by the positions (positionOf) of its first and last event: the
+ * worker inserts parts of a range when ClickHouse refused some of its rows, each under a token of its own.
  */
 export interface OffsetPart {
-  readonly firstOffset: string
-  readonly lastOffset: string
+  readonly first: string
+  readonly last: string
 }
 
-/** An event with the offset it was read from. */
+/** An event with where it was read: its message's offset and its line in that message. */
 export interface OffsetEvent {
   readonly offset: string
+  /** The event's line in its message, from 0 (absent: 0): a message holds one or more events. */
+  readonly index?: number | undefined
   readonly event: CanonicalEvent
   /**
    * The event's JSON text as read from Kafka, when it holds exactly the event (validated, every field
@@ -63,8 +65,8 @@ export interface Ledger {
   plan(range: OffsetRange): Promise<void>
   /** The last offset of the latest range planned to start before this offset (the longest of them), if any. */
   plannedBefore(start: Omit<OffsetRange, 'lastOffset'>): Promise<string | undefined>
-  /** The offsets of the range whose events are in events_raw, in any order. */
-  storedOffsets(range: OffsetRange): Promise<string[]>
+  /** The positions (positionOf) of the range's events that are in events_raw, in any order. */
+  storedPositions(range: OffsetRange): Promise<string[]>
   /**
    * Calls `each` with the sensor and event ids stored from the `count` offsets before `beforeOffset`
    * and received at or after `receivedSince` (an ISO time; all of them when undefined), oldest first.

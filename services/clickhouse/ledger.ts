@@ -1,4 +1,5 @@
 import { type ClickHouseClient, TupleParam } from '@clickhouse/client'
+import { positionOf } from './events.js'
 import type { EventKey, Ledger, OffsetRange, PlannedRange } from './interfaces.js'
 
 type RangeStart = Omit<OffsetRange, 'lastOffset'>
@@ -83,9 +84,9 @@ export class ClickHouseLedger implements Ledger {
     return row !== undefined && Number(row.n) > 0 ? row.last : undefined
   }
 
-  async storedOffsets(range: OffsetRange): Promise<string[]> {
+  async storedPositions(range: OffsetRange): Promise<string[]> {
     const result = await this.client.query({
-      query: `SELECT DISTINCT toString(kafka_offset) AS offset FROM events_raw
+      query: `SELECT DISTINCT toString(kafka_offset) AS offset, kafka_index AS index FROM events_raw
               WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
                 AND kafka_offset >= {first:UInt64} AND kafka_offset <= {last:UInt64}`,
       query_params: {
@@ -96,7 +97,7 @@ export class ClickHouseLedger implements Ledger {
       },
       format: 'JSONEachRow',
     })
-    return (await result.json<{ offset: string }>()).map((row) => row.offset)
+    return (await result.json<{ offset: string; index: number }>()).map((row) => positionOf(row.offset, row.index))
   }
 
   async recallEventIds(

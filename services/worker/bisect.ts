@@ -1,4 +1,4 @@
-import { type EventStore, type OffsetEvent, type OffsetRange, StoreDataError } from '../clickhouse/index.js'
+import { type EventStore, type OffsetEvent, type OffsetRange, positionOf, StoreDataError } from '../clickhouse/index.js'
 import type { Retrying } from './retry.js'
 
 /** An event that ClickHouse refused, and ClickHouse's message. */
@@ -24,8 +24,8 @@ const MAX_REASON_LENGTH = 1000
  * ClickHouse takes. Any other error is the transport's or the engine's, and `retry` tries again.
  *
  * The tokens: the whole goes in under the planned range's token and each part under `range/a-b`,
- * the offsets of its first and last events (unique within the range, as the events are in offset
- * order). Two workers inserting the same events at once (a rebalance) halve them the same way, so
+ * the positions of its first and last events (unique within the range, as the events are in the
+ * order of their offsets and lines). Two workers inserting the same events at once (a rebalance) halve them the same way, so
  * each part of one excludes the same part of the other. The halving depends only on the events and
  * ClickHouse's verdict on each part, both of which a replay after a crash reproduces (the ledger
  * cuts the same range, the same copies are dropped, a refused row is refused again), so a replay
@@ -47,7 +47,7 @@ export async function insertBisecting(
       inserts++
       try {
         if (whole) await store.insert(part, range)
-        else await store.insert(part, range, { firstOffset: first(part).offset, lastOffset: last(part).offset })
+        else await store.insert(part, range, { first: position(first(part)), last: position(last(part)) })
         return undefined
       } catch (err) {
         if (err instanceof StoreDataError) return err
@@ -70,6 +70,10 @@ export async function insertBisecting(
 
   if (events.length > 0) await insert(events, true)
   return { stored, refused, inserts }
+}
+
+function position(item: OffsetEvent): string {
+  return positionOf(item.offset, item.index)
 }
 
 function first(part: readonly OffsetEvent[]): OffsetEvent {

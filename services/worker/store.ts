@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { CanonicalEvent } from '../../schemas/event.js'
 import { type RejectedRecord, rawFields } from '../../schemas/rejected.js'
-import type { EventStore, Ledger, OffsetEvent } from '../clickhouse/index.js'
+import { type EventStore, type Ledger, type OffsetEvent, positionOf } from '../clickhouse/index.js'
 import type { BatchHandler, EventSender } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
 import { insertBisecting } from './bisect.js'
@@ -9,7 +9,7 @@ import { absurdTime, type TimeLimits } from '../time-limits.js'
 import { type CopyKey, copyKey } from './copy-key.js'
 import { KeySet } from './key-set.js'
 import { planRange, rangeEnd } from './plan-range.js'
-import { readEvent } from './read-message.js'
+import { readLines } from './read-message.js'
 import { RecentIds } from './recent-ids.js'
 import { retrying } from './retry.js'
 
@@ -29,19 +29,25 @@ export interface StoreDeps {
   readonly now?: () => number
 }
 
-/** A message up to the range's end, and what became of it. */
+/** Where an event was read: its message's offset, its line, and both as one name (positionOf). */
+interface Place {
+  readonly offset: string
+  readonly index: number
+  readonly position: string
+}
+
+/** An event (a line of a message) up to the range's end, and what became of it. */
 type Outcome =
-  | { readonly offset: string; readonly kind: 'rejected'; readonly record: RejectedRecord }
-  | { readonly offset: string; readonly kind: 'copy' }
-  | {
-      readonly offset: string
+  | (Place & { readonly kind: 'rejected'; readonly record: RejectedRecord })
+  | (Place & { readonly kind: 'copy' })
+  | (Place & {
       /** `again`: stored from this offset before, inserted again; `stored`: the same, left out. */
       readonly kind: 'insert' | 'again' | 'stored'
       readonly event: CanonicalEvent
       /** The message's text, stored as it is when it holds exactly the event. */
       readonly text: string | undefined
       readonly key: CopyKey
-    }
+    })
 
 /**
  * The worker's step for one partition batch: read each message, send unreadable ones and those
@@ -77,13 +83,15 @@ export function createStore(deps: StoreDeps): BatchHandler {
 
     const last = BigInt(range.lastOffset)
     const messages = batch.messages.filter((message) => BigInt(message.offset) <= last)
-    const read = messages.map((message) => {
-      const raw = message.value?.toString('utf8') ?? ''
-      const read = readEvent(raw)
-      return typeof read === 'string'
-        ? { offset: message.offset, raw, event: read, text: undefined }
-        : { offset: message.offset, raw, event: read.event, text: read.text }
-    })
+    // A message holds one or more events, a line each.
+    const read = messages.flatMap(({ offset, value }) =>
+      readLines(value?.toString('utf8') ?? '').map(({ raw, read }, index) => {
+        const place = { offset, index, position: positionOf(offset, index) }
+        return typeof read === 'string'
+          ? { ...place, raw, event: read, text: undefined }
+          : { ...place, raw, event: read.event, text: read.text }
+      }),
+    )
     const seenAt = now()
     ids.advance(seenAt)
     // A partition new to this process, or one that another worker had meanwhile: recall what it
@@ -107,22 +115,23 @@ export function createStore(deps: StoreDeps): BatchHandler {
       )
     }
     const stored = plan.replay
-      ? new Set(await retry('reading what was stored of the range', () => deps.ledger.storedOffsets(range)))
+      ? new Set(await retry('reading what was stored of the range', () => deps.ledger.storedPositions(range)))
       : undefined
 
     const inBatch = new KeySet()
-    const outcomes: Outcome[] = read.map(({ offset, raw, event, text }) => {
-      if (typeof event === 'string') return { offset, kind: 'rejected', record: rejection(event, null, raw) }
+    const outcomes: Outcome[] = read.map(({ offset, index, position, raw, event, text }) => {
+      const place = { offset, index, position }
+      if (typeof event === 'string') return { ...place, kind: 'rejected', record: rejection(event, null, raw) }
       const key = copyKey(event.sensor_id, event.event_id)
-      // Stored from this very offset before (a replay): not a copy, the event itself.
-      if (stored?.has(offset)) {
+      // Stored from this very place before (a replay): not a copy, the event itself.
+      if (stored?.has(position)) {
         inBatch.add(key.hi, key.lo)
-        return { offset, kind: plan.splitRest ? 'stored' : 'again', event, text, key }
+        return { ...place, kind: plan.splitRest ? 'stored' : 'again', event, text, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
-      if (absurd !== undefined) return { offset, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
-      if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { offset, kind: 'copy' }
-      return { offset, kind: 'insert', event, text, key }
+      if (absurd !== undefined) return { ...place, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
+      if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { ...place, kind: 'copy' }
+      return { ...place, kind: 'insert', event, text, key }
     })
 
     const events: OffsetEvent[] = []
@@ -135,9 +144,9 @@ export function createStore(deps: StoreDeps): BatchHandler {
     // Past `end`, another worker's part may hold the events: the next batch finds out, and counts them.
     const upTo = BigInt(end)
     const within = (offset: string) => BigInt(offset) <= upTo
-    const refusedAt = new Map(refused.map((item) => [item.item.offset, item.reason]))
+    const refusedAt = new Map(refused.map(({ item, reason }) => [positionOf(item.offset, item.index), reason]))
     // The original text of a refused row, looked up only when ClickHouse refused one.
-    const byOffset = refused.length > 0 ? new Map(read.map((message) => [message.offset, message.raw])) : undefined
+    const byPosition = refused.length > 0 ? new Map(read.map((line) => [line.position, line.raw])) : undefined
     const rejected: RejectedRecord[] = []
     let received = 0
     let duplicates = 0
@@ -148,7 +157,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
       if (outcome.kind === 'rejected') rejected.push(outcome.record)
       else if (outcome.kind === 'copy') duplicates++
       else {
-        const reason = refusedAt.get(outcome.offset)
+        const reason = refusedAt.get(outcome.position)
         if (reason === undefined) {
           sent++
           // Found absent above; one stored before may be remembered already.
@@ -156,7 +165,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
           else ids.add(outcome.key, seenAt)
         } else {
           // Not stored, so not remembered either: a copy meets the same fate with or without a restart.
-          rejected.push(rejection(reason, outcome.event.sensor_id, byOffset?.get(outcome.offset) ?? ''))
+          rejected.push(rejection(reason, outcome.event.sensor_id, byPosition?.get(outcome.position) ?? ''))
         }
       }
     }

@@ -413,7 +413,7 @@ for (const first of ['A', 'B'] as const) {
       await steps([
         'A planned',
         'A plannedBefore',
-        'A storedOffsets',
+        'A storedPositions',
         ...(first === 'B' ? ['A insert'] : []),
         'A planned',
       ])

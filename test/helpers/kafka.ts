@@ -6,7 +6,7 @@ export function testKafka(brokers = kafkaBrokers()): Kafka {
   return new Kafka({ clientId: 'qalqan-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
 }
 
-/** Reads a topic from the beginning until `count` messages arrived or `timeoutMs` passed; returns their values. */
+/** Reads a topic from the beginning until `count` values (a message's lines) arrived or `timeoutMs` passed; returns them. */
 export async function readTopic(
   topic: string,
   count: number,
@@ -22,7 +22,8 @@ export async function readTopic(
       const timer = setTimeout(resolve, timeoutMs)
       void consumer.run({
         eachMessage: async ({ message }) => {
-          values.push(message.value?.toString('utf8') ?? '')
+          // A message of the events topic holds one or more events, a line each.
+          values.push(...(message.value?.toString('utf8') ?? '').split('\n'))
           if (values.length >= count) {
             clearTimeout(timer)
             resolve()
@@ -65,15 +66,25 @@ export async function waitForGroupCaughtUp(
   }
 }
 
-/** Every message in a topic, read from the beginning to the end offsets it has when the call starts. */
+/** Every value in a topic (a message's lines), read from the beginning to the end offsets it has when the call starts. */
 export async function readWholeTopic(topic: string, brokers = kafkaBrokers(), timeoutMs = 120_000): Promise<string[]> {
+  // A message of the events topic holds one or more events, a line each.
+  return (await readWholeTopicMessages(topic, brokers, timeoutMs)).flatMap(({ value }) => value.split('\n'))
+}
+
+/** Every message in a topic with its partition, read from the beginning to the end offsets it has when the call starts. */
+export async function readWholeTopicMessages(
+  topic: string,
+  brokers = kafkaBrokers(),
+  timeoutMs = 120_000,
+): Promise<{ partition: number; key: string | null; value: string }[]> {
   const kafka = testKafka(brokers)
   const admin = kafka.admin()
   await admin.connect()
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, BigInt(high)]))
   await admin.disconnect()
   const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([partition]) => partition))
-  const values: string[] = []
+  const values: { partition: number; key: string | null; value: string }[] = []
   if (remaining.size === 0) return values
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` })
   await consumer.connect()
@@ -87,7 +98,11 @@ export async function readWholeTopic(topic: string, brokers = kafkaBrokers(), ti
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
           if (BigInt(message.offset) >= (ends.get(partition) ?? 0n)) return
-          values.push(message.value?.toString('utf8') ?? '')
+          values.push({
+            partition,
+            key: message.key?.toString('utf8') ?? null,
+            value: message.value?.toString('utf8') ?? '',
+          })
           if (BigInt(message.offset) + 1n >= (ends.get(partition) ?? 0n)) remaining.delete(partition)
           if (remaining.size === 0) {
             clearTimeout(timer)

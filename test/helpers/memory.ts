@@ -15,7 +15,7 @@ import {
   type PlannedRange,
   StoreDataError,
 } from '../../services/clickhouse/index.js'
-import { insertToken } from '../../services/clickhouse/events.js'
+import { insertToken, positionOf } from '../../services/clickhouse/events.js'
 import { QalqanError } from '../../services/errors.js'
 import type { EventSender } from '../../services/kafka/index.js'
 
@@ -24,6 +24,8 @@ export interface StoredRow {
   readonly topic: string
   readonly partition: number
   readonly offset: string
+  /** The event's line in its message. */
+  readonly index: number
   readonly event: CanonicalEvent
 }
 
@@ -65,8 +67,8 @@ export class MemoryEventStore implements EventStore {
       return
     }
     this.tokens.add(token)
-    for (const { offset, event } of events)
-      this.rows.push({ topic: range.topic, partition: range.partition, offset, event })
+    for (const { offset, index = 0, event } of events)
+      this.rows.push({ topic: range.topic, partition: range.partition, offset, index, event })
   }
 }
 
@@ -112,12 +114,12 @@ export class MemoryLedger implements Ledger {
     return longest === undefined ? undefined : String(longest)
   }
 
-  async storedOffsets(range: OffsetRange): Promise<string[]> {
+  async storedPositions(range: OffsetRange): Promise<string[]> {
     return this.rowsOf(range.topic, range.partition)
       .filter(
         (row) => BigInt(row.offset) >= BigInt(range.firstOffset) && BigInt(row.offset) <= BigInt(range.lastOffset),
       )
-      .map((row) => row.offset)
+      .map((row) => positionOf(row.offset, row.index))
   }
 
   async recallEventIds(
@@ -217,7 +219,7 @@ export class Lockstep {
       return gated as Calls<T>
     }
     return {
-      ledger: gate(ledger, ['planned', 'plan', 'plannedBefore', 'storedOffsets', 'recallEventIds']),
+      ledger: gate(ledger, ['planned', 'plan', 'plannedBefore', 'storedPositions', 'recallEventIds']),
       events: gate(events, ['insert']),
     }
   }

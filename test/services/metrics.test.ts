@@ -31,7 +31,7 @@ const CATALOGUE_TYPES: Record<string, string> = {
   qalqan_clickhouse_insert_seconds: 'histogram',
   qalqan_clickhouse_rows_total: 'counter',
   qalqan_worker_retries_total: 'counter',
-  qalqan_worker_lag_events: 'gauge',
+  qalqan_worker_lag_messages: 'gauge',
   qalqan_worker_dedup_evicted_total: 'counter',
   qalqan_collector_attribution_refused_total: 'counter',
   qalqan_sensor_events_total: 'counter',
@@ -272,11 +272,11 @@ t.test('requests, retries, lag and pending events have exact values', async (t) 
   t.equal(sampleValue(text, 'qalqan_worker_retries_total{what="events"}'), 2)
   t.equal(sampleValue(text, 'qalqan_worker_retries_total{what="rejected"}'), 1)
   t.equal(
-    sampleValue(text, 'qalqan_worker_lag_events{topic="qalqan.events.v1",partition="0"}'),
+    sampleValue(text, 'qalqan_worker_lag_messages{topic="qalqan.events.v1",partition="0"}'),
     40,
     'a gauge is set, not added',
   )
-  t.equal(sampleValue(text, 'qalqan_worker_lag_events{topic="qalqan.events.v1",partition="11"}'), 7)
+  t.equal(sampleValue(text, 'qalqan_worker_lag_messages{topic="qalqan.events.v1",partition="11"}'), 7)
   t.equal(sampleValue(text, 'qalqan_kafka_pending_events'), 3, 'and may go down')
 })
 

@@ -2,6 +2,7 @@ import * as initial from './0001-initial.js'
 import * as timeSource from './0002-time-source.js'
 import * as onePlanPerOffset from './0003-one-plan-per-offset.js'
 import * as device from './0004-device.js'
+import * as eventInMessage from './0005-event-in-message.js'
 
 /**
  * A numbered step of the schema: statements each safe to run again (IF NOT EXISTS, IF EXISTS, ADD
@@ -15,4 +16,4 @@ export interface MigrationStep {
 }
 
 /** Every step, in the order they apply; versions run 1, 2, 3 ... without a gap. */
-export const MIGRATIONS: readonly MigrationStep[] = [initial, timeSource, onePlanPerOffset, device]
+export const MIGRATIONS: readonly MigrationStep[] = [initial, timeSource, onePlanPerOffset, device, eventInMessage]

@@ -139,6 +139,16 @@ t.test('an empty database gets every step, each recorded with its checksum', asy
     ],
     'step 4 adds device and log_source after time_source',
   )
+  t.same(
+    await rows(
+      "SELECT name, type, default_expression FROM system.columns WHERE database = currentDatabase() AND table = 'events_raw' AND name IN ('kafka_offset', 'kafka_index') ORDER BY position",
+    ),
+    [
+      { name: 'kafka_offset', type: 'UInt64', default_expression: '' },
+      { name: 'kafka_index', type: 'UInt32', default_expression: '0' },
+    ],
+    "step 5 adds kafka_index, an event's line in its message, after kafka_offset",
+  )
   t.match(
     await engineOf('worker_batches'),
     /^ReplacingMergeTree ORDER BY \(topic, partition, first_offset\) TTL .* SETTINGS .*\bnon_replicated_deduplication_window = 10000\b/,
@@ -185,7 +195,7 @@ t.test("step 1's tables, as migrate reads them from its statements, are the tabl
   t.same(views, ['attacks_1m_mv', 'attacks_1h_mv', 'attacks_1d_mv'])
   for (const table of tables) {
     const columns = await rows<{ name: string; type: string }>(
-      `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = '${table.name}' AND name NOT IN ('time_source', 'device', 'log_source') ORDER BY position`,
+      `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = '${table.name}' AND name NOT IN ('time_source', 'device', 'log_source', 'kafka_index') ORDER BY position`,
     )
     t.same(
       table.columns.map(([name, type]) => ({ name, type })),

@@ -7,7 +7,8 @@ import { FORMATS } from '../../../services/collector/decode/formats.js'
 import { connectKafka } from '../../../services/kafka/index.js'
 import { createLogger } from '../../../services/logger.js'
 import { startCollector } from '../../helpers/collector.js'
-import { readWholeTopic, testKafka } from '../../helpers/kafka.js'
+import { readWholeTopic, readWholeTopicMessages, testKafka } from '../../helpers/kafka.js'
+import { partitionOf } from '../../../services/kafka/murmur2.js'
 import { TOKENS } from '../../helpers/stack.js'
 
 const MiB = 1024 * 1024
@@ -67,6 +68,49 @@ async function topicsWithLimits(events: string, rejected: string | undefined) {
   await admin.disconnect()
   return base
 }
+
+t.test(
+  "one send's events go one message per partition, a line each, where their ids put them; rejections one per message",
+  async (t) => {
+    const { app, config } = await startCollector(t, { QALQAN_COLLECTOR_SENSOR_BURST: '100000' })
+    const events = Array.from({ length: 60 }, (_, i) => ({
+      event_id: randomUUID(),
+      occurred_at: '2025-03-01T08:15:30+05:00',
+      category: 'scan',
+      severity: 2,
+      signature: `grouped ${i}`,
+      src_ip: '203.0.113.9',
+    }))
+    const body = [...events, { category: 'scan' }, { severity: 9 }]
+    const res = await post(app, '/v1/events', JSON.stringify(body), 'application/json')
+    t.equal(res.statusCode, 202, res.body)
+    const messages = await readWholeTopicMessages(config.kafka.topics.events)
+    const admin = testKafka().admin()
+    await admin.connect()
+    const metadata = await admin.fetchTopicMetadata({ topics: [config.kafka.topics.events] })
+    await admin.disconnect()
+    const count = metadata.topics[0]?.partitions.length ?? 0
+    t.ok(count > 1, `${count} partitions`)
+    t.ok(messages.length <= count, `${messages.length} messages for 60 events`)
+    t.equal(new Set(messages.map((m) => m.partition)).size, messages.length, 'one message per partition')
+    for (const { partition, key, value } of messages) {
+      const ids = value.split('\n').map((line) => JSON.parse(line).event_id as string)
+      t.ok(
+        ids.every((id) => partitionOf(id, count) === partition),
+        `partition ${partition}: ${ids.length} events, each where its id puts it`,
+      )
+      t.equal(key, null)
+    }
+    const stored = messages.flatMap((m) => m.value.split('\n').map((line) => JSON.parse(line).signature))
+    t.same(stored.sort(), events.map((e) => e.signature).sort(), 'every event once')
+    const rejected = await readWholeTopicMessages(config.kafka.topics.rejected)
+    t.same(
+      rejected.map((m) => RejectedRecord.parse(JSON.parse(m.value)).index).sort(),
+      [60, 61],
+      'each rejection a message of its own',
+    )
+  },
+)
 
 t.test('a topic with a smaller max.message.bytes: sends are split to fit it', async (t) => {
   const base = await topicsWithLimits('20000', '20000')

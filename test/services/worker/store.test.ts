@@ -80,7 +80,7 @@ function rows(first: number, events: readonly CanonicalEvent[]): StoredRow[] {
 }
 
 function row(offset: number, event: CanonicalEvent): StoredRow {
-  return { topic: TOPIC, partition: 0, offset: String(offset), event: CanonicalEvent.parse(event) }
+  return { topic: TOPIC, partition: 0, offset: String(offset), index: 0, event: CanonicalEvent.parse(event) }
 }
 
 function at(event: CanonicalEvent, occurredMs: number): CanonicalEvent {
@@ -382,6 +382,127 @@ t.test('unreadable messages go to the rejected topic with their raw text, and th
   t.equal(await sample(metrics, REJECTED), 4)
   t.equal(await sample(metrics, DUPLICATES), 0)
 })
+
+/** A fetched batch of partition 0 from offset `first` on whose messages hold several events, a line each. */
+function lines(first: number, messages: readonly (readonly (CanonicalEvent | string)[])[]): PartitionBatch {
+  return {
+    topic: TOPIC,
+    partition: 0,
+    firstOffset: String(first),
+    lastOffset: String(first + messages.length - 1),
+    messages: messages.map((message, i) => ({
+      offset: String(first + i),
+      value: Buffer.from(message.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n')),
+    })),
+  }
+}
+
+/** The row of the event on line `index` of the message at `offset`. */
+function rowAt(offset: number, index: number, event: CanonicalEvent): StoredRow {
+  return { ...row(offset, event), index }
+}
+
+t.test(
+  'a message of several events, a line each: each is stored with its line, and a bad line or a copy is only itself',
+  async (t) => {
+    const { events, rejections, worker } = cluster()
+    const { metrics, store } = worker()
+    const [e0, e1, e2, e3, e4] = makeEvents(5, 61) as [
+      CanonicalEvent,
+      CanonicalEvent,
+      CanonicalEvent,
+      CanonicalEvent,
+      CanonicalEvent,
+    ]
+    t.equal(
+      await store(
+        lines(100, [[e0, e1, 'not json', e2], [e3, e1, e4], [`${JSON.stringify(e0).slice(0, -1)},"count":2}`]]),
+      ),
+      '102',
+    )
+    t.same(events.rows, [rowAt(100, 0, e0), rowAt(100, 1, e1), rowAt(100, 3, e2), rowAt(101, 0, e3), rowAt(101, 2, e4)])
+    t.same(events.tried, [`${TOPIC}:0:100-102`], 'one insert for the range')
+    t.same(
+      rejections.rejected.map(({ reason, raw }) => ({ reason, raw })),
+      [{ reason: `not valid JSON: Unexpected token 'o', "not json" is not valid JSON`, raw: 'not json' }],
+      'the unreadable line alone, with its own text',
+    )
+    t.equal(await sample(metrics, 'qalqan_events_received_total{stage="store"}'), 8)
+    t.equal(await sample(metrics, 'qalqan_events_sent_total{stage="store"}'), 5)
+    t.equal(await sample(metrics, DUPLICATES), 2, 'e1 again in the next message, e0 again in the last')
+    t.equal(await sample(metrics, REJECTED), 1)
+  },
+)
+
+t.test('a message ends at a trailing line break; an event written over several lines is one event', async (t) => {
+  const { events, rejections, worker } = cluster()
+  const { store } = worker()
+  const [e0, e1, e2] = makeEvents(3, 62) as [CanonicalEvent, CanonicalEvent, CanonicalEvent]
+  t.equal(await store(batch(0, [`${JSON.stringify(e0)}\n${JSON.stringify(e1)}\n`, JSON.stringify(e2, null, 2)])), '1')
+  t.same(events.rows, [rowAt(0, 0, e0), rowAt(0, 1, e1), rowAt(1, 0, e2)])
+  t.same(rejections.rejected, [])
+  t.equal(await store(batch(2, ['\n\n', `${JSON.stringify(e0)}\r\n{"v":1`])), '3')
+  t.same(
+    rejections.rejected.map(({ reason, raw }) => ({ reason: reason.slice(0, 14), raw })),
+    [
+      { reason: 'not valid JSON', raw: '' },
+      { reason: 'not valid JSON', raw: '' },
+      { reason: 'not valid JSON', raw: '{"v":1' },
+    ],
+    'empty lines inside a message are refused like empty messages; a line ending in CR is read',
+  )
+  t.equal(events.rows.length, 3, 'the event before CR LF is a copy of the first')
+})
+
+t.test(
+  "a crash while halving one message's events: the replay names the same parts by offset and line, and stores nothing twice",
+  async (t) => {
+    const { events, rejections, worker } = cluster()
+    const sent = makeEvents(8, 63)
+    events.refuses = (event) => event.event_id === sent[6]?.event_id
+    const insert = events.insert.bind(events)
+    let calls = 0
+    events.insert = async (...args) => {
+      if (++calls === 4) throw new Error('the process died')
+      return insert(...args)
+    }
+    const message = lines(100, [sent.slice(0, 5), sent.slice(5)])
+    await t.rejects(worker(() => false).store(message), { message: 'the process died' })
+    const range = `${TOPIC}:0:100-101`
+    t.same(events.tried, [range, `${range}/100-100.3`, `${range}/100.4-101.2`])
+    t.same(
+      events.rows,
+      sent.slice(0, 4).map((event, i) => rowAt(100, i, event)),
+    )
+
+    const restarted = worker()
+    t.equal(await restarted.store(message), '101')
+    t.same(
+      events.tried.slice(3),
+      [
+        range,
+        `${range}/100-100.3`,
+        `${range}/100.4-101.2`,
+        `${range}/100.4-101`,
+        `${range}/101.1-101.2`,
+        `${range}/101.1-101.1`,
+        `${range}/101.2-101.2`,
+      ],
+      'the same parts under the same tokens',
+    )
+    t.equal(events.dropped, 1, 'the part stored before the crash is dropped as a copy')
+    t.same(events.rows, [
+      ...sent.slice(0, 5).map((event, i) => rowAt(100, i, event)),
+      rowAt(101, 0, sent[5]!),
+      rowAt(101, 2, sent[7]!),
+    ])
+    t.same(
+      rejections.rejected.map((r) => r.raw),
+      [JSON.stringify(sent[6])],
+      'the refused line alone',
+    )
+  },
+)
 
 t.test('an absurd time, measured against received_at, is rejected; the limits themselves are not', async (t) => {
   const { events, rejections, worker } = cluster()
@@ -723,7 +844,7 @@ for (const first of ['the whole plan', 'the part'] as const) {
       await interleave(lock, [
         'A planned',
         'A plannedBefore',
-        'A storedOffsets',
+        'A storedPositions',
         // Nothing to insert when A's whole plan was stored.
         ...(first === 'the part' ? ['A insert'] : []),
         'A planned',
