@@ -33,15 +33,18 @@ export async function fillWorkerTopic(broker: Broker, spec: WorkerCase): Promise
   }
   // The events in each partition's first n messages, n = 0, 1, ...
   const before = byPartition.map(() => [0])
+  // The partitions take turns, so that a send holds a few messages of each, as the collector's do.
   const messages: { partition: number; value: string }[] = []
-  byPartition.forEach((lines, partition) => {
-    for (let from = 0; from < lines.length; from += spec.eventsPerMessage) {
+  const longest = Math.max(...byPartition.map((lines) => lines.length))
+  for (let from = 0; from < longest; from += spec.eventsPerMessage) {
+    byPartition.forEach((lines, partition) => {
       const group = lines.slice(from, from + spec.eventsPerMessage)
+      if (group.length === 0) return
       messages.push({ partition, value: group.join('\n') })
       const counts = before[partition] as number[]
       counts.push((counts.at(-1) ?? 0) + group.length)
-    }
-  })
+    })
+  }
   const producer = broker.producer()
   await producer.connect()
   const started = performance.now()

@@ -24,11 +24,6 @@ export interface OffsetEvent {
   /** The event's line in its message, from 0 (absent: 0): a message holds one or more events. */
   readonly index?: number | undefined
   readonly event: CanonicalEvent
-  /**
-   * The event's JSON text as read from Kafka, when it holds exactly the event (validated, every field
-   * present): stored as it is, instead of the event being encoded again.
-   */
-  readonly text?: string | undefined
 }
 
 /**

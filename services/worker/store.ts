@@ -44,8 +44,6 @@ type Outcome =
       /** `again`: stored from this offset before, inserted again; `stored`: the same, left out. */
       readonly kind: 'insert' | 'again' | 'stored'
       readonly event: CanonicalEvent
-      /** The message's text, stored as it is when it holds exactly the event. */
-      readonly text: string | undefined
       readonly key: CopyKey
     })
 
@@ -85,12 +83,13 @@ export function createStore(deps: StoreDeps): BatchHandler {
     const messages = batch.messages.filter((message) => BigInt(message.offset) <= last)
     // A message holds one or more events, a line each.
     const read = messages.flatMap(({ offset, value }) =>
-      readLines(value?.toString('utf8') ?? '').map(({ raw, read }, index) => {
-        const place = { offset, index, position: positionOf(offset, index) }
-        return typeof read === 'string'
-          ? { ...place, raw, event: read, text: undefined }
-          : { ...place, raw, event: read.event, text: read.text }
-      }),
+      readLines(value?.toString('utf8') ?? '').map(({ raw, read }, index) => ({
+        offset,
+        index,
+        position: positionOf(offset, index),
+        raw,
+        event: read,
+      })),
     )
     const seenAt = now()
     ids.advance(seenAt)
@@ -119,19 +118,19 @@ export function createStore(deps: StoreDeps): BatchHandler {
       : undefined
 
     const inBatch = new KeySet()
-    const outcomes: Outcome[] = read.map(({ offset, index, position, raw, event, text }) => {
+    const outcomes: Outcome[] = read.map(({ offset, index, position, raw, event }) => {
       const place = { offset, index, position }
       if (typeof event === 'string') return { ...place, kind: 'rejected', record: rejection(event, null, raw) }
       const key = copyKey(event.sensor_id, event.event_id)
       // Stored from this very place before (a replay): not a copy, the event itself.
       if (stored?.has(position)) {
         inBatch.add(key.hi, key.lo)
-        return { ...place, kind: plan.splitRest ? 'stored' : 'again', event, text, key }
+        return { ...place, kind: plan.splitRest ? 'stored' : 'again', event, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
       if (absurd !== undefined) return { ...place, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
       if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { ...place, kind: 'copy' }
-      return { ...place, kind: 'insert', event, text, key }
+      return { ...place, kind: 'insert', event, key }
     })
 
     const events: OffsetEvent[] = []

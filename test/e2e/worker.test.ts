@@ -149,8 +149,9 @@ t.test('two workers in one group, one stopped in the middle of the stream: exact
   t.equal(await rawEventCount(reader, config.kafka.topics.events), events.length)
 })
 
-t.test('the engine refuses a lone surrogate as a data error, not one to retry', async (t) => {
-  // The collector's and the worker's schemas refuse such a string now; the wing must still tell it apart.
+t.test('the wing refuses a lone surrogate as a data error, not one to retry', async (t) => {
+  // The collector's and the worker's schemas refuse such a string; the wing must still not store it,
+  // as the engine would read it as U+FFFD from the rows' UTF-8.
   const [base] = makeEvents(1, 37, Date.parse('2025-07-01T00:00:00Z'))
   if (base === undefined) throw new Error('no event')
   const event = JSON.parse(JSON.stringify(base).replace('"signature":"generated"', '"signature":"x\\ud800"'))
@@ -158,7 +159,7 @@ t.test('the engine refuses a lone surrogate as a data error, not one to retry', 
   const range = { topic: 'surrogate-probe', partition: 0, firstOffset: '0', lastOffset: '0' }
   const err = await new ClickHouseEventStore(reader).insert([{ offset: '0', event }], range).catch((e: unknown) => e)
   t.type(err, StoreDataError)
-  t.match(err, { code: 'CANNOT_PARSE_ESCAPE_SEQUENCE', message: /surrogate/ })
+  t.match(err, { code: 'NOT_WELL_FORMED', message: /surrogate/ })
   t.equal(await rawEventCount(reader, range.topic), 0, 'nothing of the insert was stored')
 })
 

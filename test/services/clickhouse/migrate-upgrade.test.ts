@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createClickHouse } from '../../../services/clickhouse/client.js'
-import { ClickHouseEventStore } from '../../../services/clickhouse/events.js'
+import { ClickHouseEventStore, insertToken } from '../../../services/clickhouse/events.js'
 import type { OffsetRange } from '../../../services/clickhouse/interfaces.js'
 import { ClickHouseLedger } from '../../../services/clickhouse/ledger.js'
 import { MIGRATIONS_TABLE, migrate, stepLabel } from '../../../services/clickhouse/migrate.js'
@@ -38,6 +38,32 @@ async function store(events: ReturnType<typeof makeEvents>, partition: number, f
     events.map((event, i) => ({ offset: String(first + i), event })),
     range,
   )
+  return range
+}
+
+/**
+ * As the previous version's worker stored a range: each event's JSON with the Kafka columns, the
+ * fields its schema lacked skipped, under the same token as now.
+ */
+async function storeAsBefore(
+  events: ReturnType<typeof makeEvents>,
+  partition: number,
+  first: number,
+): Promise<OffsetRange> {
+  const range = { topic: TOPIC, partition, firstOffset: String(first), lastOffset: String(first + events.length - 1) }
+  await new ClickHouseLedger(client).plan(range)
+  const rows = events.map((event, i) =>
+    JSON.stringify({ ...event, kafka_topic: TOPIC, kafka_partition: partition, kafka_offset: first + i }),
+  )
+  await client.command({
+    query: `INSERT INTO events_raw FORMAT JSONEachRow\n${rows.join('\n')}`,
+    clickhouse_settings: {
+      insert_deduplication_token: insertToken(range),
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      date_time_input_format: 'best_effort',
+      input_format_skip_unknown_fields: 1,
+    },
+  })
   return range
 }
 
@@ -102,7 +128,7 @@ t.test('a database of the previous version is taken as version 1 and upgraded in
   for (const statement of initial.statements) await client.command({ query: statement })
   await applyRetention(client, config.retentionDays)
   const stored = makeEvents(300, 11)
-  const ranges = [await store(stored.slice(0, 200), 0, 0), await store(stored.slice(200), 1, 40)]
+  const ranges = [await storeAsBefore(stored.slice(0, 200), 0, 0), await storeAsBefore(stored.slice(200), 1, 40)]
   const before = await totals()
   t.same(before['1m'], totalsByKey(stored), 'the views aggregated what was stored')
   t.notOk((await tables()).includes(MIGRATIONS_TABLE))

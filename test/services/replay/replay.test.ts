@@ -342,7 +342,7 @@ t.test('a progress line every N records read', async (t) => {
 function storeHolding(...events: CanonicalEvent[]): MemoryLedger {
   const store = new MemoryEventStore()
   for (const [index, event] of events.entries())
-    store.rows.push({ topic: 'events', partition: 0, offset: String(index), event })
+    store.rows.push({ topic: 'events', partition: 0, offset: String(index), index: 0, event })
   return new MemoryLedger(store)
 }
 
