@@ -1,9 +1,10 @@
 /**
  * The engine's own insert limit: pre-built rows inserted into events_raw of the product's schema in
  * the embedded engine, nothing else timed (no Kafka, no parsing or validation in JavaScript). The
- * rows are built before the clock starts, as JSONEachRow (what the worker sends) and as
- * TabSeparated (the cheapest text format the engine reads), each into events_raw with its three
- * materialized views and into a copy without them, in batches the size of the worker's.
+ * rows are built before the clock starts, as JSONEachRow and as TabSeparated (the cheapest text
+ * format the engine reads, and what the worker sends), each into events_raw with its three
+ * materialized views and into a copy without them, in batches the size of the worker's; and as
+ * TabSeparated again with the deduplication token and settings of the worker's exactly-once inserts.
  *
  *   node dist/bench/engine-limit.js DATA_DIR EVENTS BATCH SEED
  * prints one JSON line: { format: { views: rows/s, noViews: rows/s } }
@@ -56,8 +57,8 @@ function tsvValue(value: unknown, type: string): string {
 const present = columns.filter((column) => column.name in (rowsFor('columns')[0] ?? {}))
 const names = present.map((column) => column.name).join(', ')
 
-function bodies(format: 'JSONEachRow' | 'TabSeparated'): string[] {
-  const rows = rowsFor(format)
+function bodies(format: 'JSONEachRow' | 'TabSeparated', topic: string = format): string[] {
+  const rows = rowsFor(topic)
   const out: string[] = []
   for (let start = 0; start < rows.length; start += batch) {
     const slice = rows.slice(start, start + batch)
@@ -70,13 +71,28 @@ function bodies(format: 'JSONEachRow' | 'TabSeparated'): string[] {
   return out
 }
 
-async function rate(table: string, format: 'JSONEachRow' | 'TabSeparated', built: string[]): Promise<number> {
+/**
+ * Rows/s of the built inserts into `table`. With `tokens`, each insert carries a deduplication
+ * token of its own and deduplicates in the views, as the worker's exactly-once inserts do.
+ */
+async function rate(
+  table: string,
+  format: 'JSONEachRow' | 'TabSeparated',
+  built: string[],
+  tokens: boolean,
+): Promise<number> {
   const settings = format === 'JSONEachRow' ? { date_time_input_format: 'best_effort' as const } : {}
   const started = performance.now()
-  for (const body of built) {
+  for (const [i, body] of built.entries()) {
     await client.command({
       query: `INSERT INTO ${table} (${names}) FORMAT ${format}\n${body}`,
-      clickhouse_settings: { ...settings, insert_deduplicate: 0 },
+      clickhouse_settings: tokens
+        ? {
+            ...settings,
+            insert_deduplication_token: `${table}:${i}`,
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+          }
+        : { ...settings, insert_deduplicate: 0 },
     })
   }
   return Math.round(total / ((performance.now() - started) / 1000))
@@ -86,9 +102,16 @@ const figures: Record<string, { views: number; noViews: number }> = {}
 for (const format of ['JSONEachRow', 'TabSeparated'] as const) {
   const built = bodies(format)
   figures[format] = {
-    views: await rate('events_raw', format, built),
-    noViews: await rate('events_raw_bare', format, built),
+    views: await rate('events_raw', format, built, false),
+    noViews: await rate('events_raw_bare', format, built, false),
   }
+}
+// The worker's own inserts: TabSeparated with exactly-once tokens.
+await client.command({ query: 'CREATE TABLE events_raw_tokens_bare AS events_raw_bare' })
+const tokenBodies = bodies('TabSeparated', 'tokens')
+figures['TabSeparated, deduplication tokens'] = {
+  views: await rate('events_raw', 'TabSeparated', tokenBodies, true),
+  noViews: await rate('events_raw_tokens_bare', 'TabSeparated', tokenBodies, true),
 }
 const stored = await (
   await client.query({ query: 'SELECT count() AS n FROM events_raw', format: 'JSONEachRow' })

@@ -18,6 +18,9 @@ const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : o
 
 /** The target's CPU per accepted event, in µs: steadier than events/s when others share the cores. */
 
+/** The engine limit's figure for inserts as the worker makes them (engine-limit.ts). */
+const TOKENS_FORMAT = 'TabSeparated, deduplication tokens'
+
 /**
  * Sustained means the worker kept up: its lag grew by at most 2% of what was written per second
  * (Kafka messages; events in runs from before the collector wrote several events per message).
@@ -498,7 +501,7 @@ export function writeReport(dir: string, r: Results, previous?: Results): void {
       )
     md.push(
       '',
-      `The worker case above reached ${ratio(r.worker?.eventsPerSecond, e.withViews.rowsPerSecond)} of the fastest (${e.format} with the views).`,
+      `The worker case above reached ${ratio(r.worker?.eventsPerSecond, e.withViews.rowsPerSecond)} of the fastest (${e.format} with the views)${e.formats[TOKENS_FORMAT] === undefined ? '' : `, and ${ratio(r.worker?.eventsPerSecond, e.formats[TOKENS_FORMAT].views)} of the worker's own kind of insert (${TOKENS_FORMAT}, with the views)`}.`,
       '',
     )
   } else md.push('Not measured (see Problems).', '')
