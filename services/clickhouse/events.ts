@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { classifyInsertError } from './errors.js'
-import { EVENT_COLUMNS, eventRow, kafkaColumns } from './event-rows.js'
+import { EVENT_COLUMNS, eventRows } from './event-rows.js'
 import type { EventStore, OffsetEvent, OffsetPart, OffsetRange } from './interfaces.js'
 
 /** The insert_deduplication_token of a range, or of a part of it (a namespace of its own: `range/part`). */
@@ -28,9 +28,7 @@ export class ClickHouseEventStore implements EventStore {
 
   async insert(events: readonly OffsetEvent[], range: OffsetRange, part?: OffsetPart): Promise<void> {
     if (events.length === 0) return
-    const kafka = kafkaColumns(range.topic, range.partition)
-    // Joined once: the client trims the query, which would flatten thousands of concatenations.
-    const rows = events.map(({ offset, index = 0, event }) => eventRow(event, kafka, offset, index)).join('')
+    const rows = eventRows(events, range.topic, range.partition)
     try {
       await this.client.command({
         query: `INSERT INTO events_raw (${EVENT_COLUMNS.join(', ')}) FORMAT TabSeparated\n${rows}`,

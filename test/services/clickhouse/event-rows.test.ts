@@ -138,6 +138,22 @@ t.test('text that is not well-formed Unicode is refused as data, never stored as
   t.same(await stored('tsv-surrogate'), [])
 })
 
+t.test('rows wider than the buffer first taken for them are all stored whole', async (t) => {
+  const wide = Array.from({ length: 60 }, (_, i) =>
+    CanonicalEvent.parse(canonical(400 + i, { signature: `${i} ${'ж'.repeat(500)}`, org: '漢'.repeat(256) })),
+  )
+  await store.insert(
+    wide.map((event, i) => ({ offset: String(i), event })),
+    { topic: 'tsv-wide', partition: 3, firstOffset: '0', lastOffset: '59' },
+  )
+  const rows = await stored('tsv-wide')
+  t.equal(rows.length, 60)
+  t.same(
+    rows.map((row) => [row['signature'], row['org']]),
+    wide.map((event) => [event.signature, event.org]),
+  )
+})
+
 t.test('one insert holds rows of several messages and lines, each with its own place', async (t) => {
   const events = [1, 2, 3].map((i) => CanonicalEvent.parse(canonical(100 + i)))
   await store.insert(
