@@ -29,11 +29,10 @@ export interface StoreDeps {
   readonly now?: () => number
 }
 
-/** Where an event was read: its message's offset, its line, and both as one name (positionOf). */
+/** Where an event was read: its message's offset and its line. */
 interface Place {
   readonly offset: string
   readonly index: number
-  readonly position: string
 }
 
 /** An event (a line of a message) up to the range's end, and what became of it. */
@@ -86,7 +85,6 @@ export function createStore(deps: StoreDeps): BatchHandler {
       readLines(value?.toString('utf8') ?? '').map(({ raw, read }, index) => ({
         offset,
         index,
-        position: positionOf(offset, index),
         raw,
         event: read,
       })),
@@ -118,19 +116,19 @@ export function createStore(deps: StoreDeps): BatchHandler {
       : undefined
 
     const inBatch = new KeySet()
-    const outcomes: Outcome[] = read.map(({ offset, index, position, raw, event }) => {
-      const place = { offset, index, position }
-      if (typeof event === 'string') return { ...place, kind: 'rejected', record: rejection(event, null, raw) }
+    const outcomes: Outcome[] = read.map(({ offset, index, raw, event }) => {
+      if (typeof event === 'string') return { offset, index, kind: 'rejected', record: rejection(event, null, raw) }
       const key = copyKey(event.sensor_id, event.event_id)
       // Stored from this very place before (a replay): not a copy, the event itself.
-      if (stored?.has(position)) {
+      if (stored?.has(positionOf(offset, index))) {
         inBatch.add(key.hi, key.lo)
-        return { ...place, kind: plan.splitRest ? 'stored' : 'again', event, key }
+        return { offset, index, kind: plan.splitRest ? 'stored' : 'again', event, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
-      if (absurd !== undefined) return { ...place, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
-      if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { ...place, kind: 'copy' }
-      return { ...place, kind: 'insert', event, key }
+      if (absurd !== undefined)
+        return { offset, index, kind: 'rejected', record: rejection(absurd, event.sensor_id, raw) }
+      if (ids.has(key) || !inBatch.add(key.hi, key.lo)) return { offset, index, kind: 'copy' }
+      return { offset, index, kind: 'insert', event, key }
     })
 
     const events: OffsetEvent[] = []
@@ -142,10 +140,12 @@ export function createStore(deps: StoreDeps): BatchHandler {
 
     // Past `end`, another worker's part may hold the events: the next batch finds out, and counts them.
     const upTo = BigInt(end)
-    const within = (offset: string) => BigInt(offset) <= upTo
+    // Most ranges end where planned: then every event is within, and no offset needs reading.
+    const within = end === range.lastOffset ? () => true : (offset: string) => BigInt(offset) <= upTo
     const refusedAt = new Map(refused.map(({ item, reason }) => [positionOf(item.offset, item.index), reason]))
     // The original text of a refused row, looked up only when ClickHouse refused one.
-    const byPosition = refused.length > 0 ? new Map(read.map((line) => [line.position, line.raw])) : undefined
+    const byPosition =
+      refused.length > 0 ? new Map(read.map((line) => [positionOf(line.offset, line.index), line.raw])) : undefined
     const rejected: RejectedRecord[] = []
     let received = 0
     let duplicates = 0
@@ -156,7 +156,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
       if (outcome.kind === 'rejected') rejected.push(outcome.record)
       else if (outcome.kind === 'copy') duplicates++
       else {
-        const reason = refusedAt.get(outcome.position)
+        const reason = refused.length === 0 ? undefined : refusedAt.get(positionOf(outcome.offset, outcome.index))
         if (reason === undefined) {
           sent++
           // Found absent above; one stored before may be remembered already.
@@ -164,7 +164,13 @@ export function createStore(deps: StoreDeps): BatchHandler {
           else ids.add(outcome.key, seenAt)
         } else {
           // Not stored, so not remembered either: a copy meets the same fate with or without a restart.
-          rejected.push(rejection(reason, outcome.event.sensor_id, byPosition?.get(outcome.position) ?? ''))
+          rejected.push(
+            rejection(
+              reason,
+              outcome.event.sensor_id,
+              byPosition?.get(positionOf(outcome.offset, outcome.index)) ?? '',
+            ),
+          )
         }
       }
     }
