@@ -5,7 +5,9 @@
 //   minute   only attacks_1m_mv (hours and days would be read from the minute table)
 //   counts   attacks_1m_mv without its two uniq states (sources, targets left empty)
 //   none     no view
-//   for v in all minute counts none all; do node bench/experiments/views-cost.mjs "$PWD" $v; done
+//   one      a single view into one table of all three granularities (a granularity column, each
+//            row's event counted once per granularity by arrayJoin), TTL per granularity
+//   for v in all minute counts one none all; do node bench/experiments/views-cost.mjs "$PWD" $v; done
 // BATCH=40000 sets the rows per insert (10,000 by default).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,7 +22,33 @@ const client = await createClickHouse({ clickhouse: { url: undefined, path: join
 await migrate(client)
 const drop = (view) => client.command({ query: `DROP VIEW IF EXISTS ${view}` })
 if (variant === 'minute' || variant === 'none') for (const v of ['attacks_1h_mv', 'attacks_1d_mv']) await drop(v)
-if (variant === 'none' || variant === 'counts') await drop('attacks_1m_mv')
+if (variant === 'none' || variant === 'counts' || variant === 'one') await drop('attacks_1m_mv')
+if (variant === 'one') {
+  for (const v of ['attacks_1h_mv', 'attacks_1d_mv']) await drop(v)
+  await client.command({
+    query: `CREATE TABLE attacks_all
+      (granularity UInt32, window_start DateTime('UTC'), sector LowCardinality(String), region LowCardinality(String),
+       category LowCardinality(String), severity UInt8, src_country LowCardinality(String), org LowCardinality(String),
+       events SimpleAggregateFunction(sum, UInt64), sources AggregateFunction(uniq, String),
+       targets AggregateFunction(uniq, String), first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+       last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')))
+      ENGINE = AggregatingMergeTree PARTITION BY (granularity, toYYYYMM(window_start))
+      ORDER BY (granularity, window_start, sector, region, category, severity, src_country, org)
+      TTL window_start + INTERVAL 90 DAY DELETE WHERE granularity = 60,
+          window_start + INTERVAL 730 DAY DELETE WHERE granularity = 3600,
+          window_start + INTERVAL 3650 DAY DELETE WHERE granularity = 86400
+      SETTINGS non_replicated_deduplication_window = 10000`,
+  })
+  await client.command({
+    query: `CREATE MATERIALIZED VIEW attacks_all_mv TO attacks_all AS
+      SELECT g.1 AS granularity, g.2 AS window_start, sector, region, category, severity, src_country, org,
+        sum(count) AS events, uniqState(src_ip) AS sources, uniqStateIf(dst_ip, dst_ip != '') AS targets,
+        min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
+      FROM events_raw
+      ARRAY JOIN [(toUInt32(60), toStartOfMinute(occurred_at)), (toUInt32(3600), toStartOfHour(occurred_at)), (toUInt32(86400), toStartOfDay(occurred_at))] AS g
+      GROUP BY granularity, window_start, sector, region, category, severity, src_country, org`,
+  })
+}
 if (variant === 'counts') {
   await client.command({
     query: `CREATE MATERIALIZED VIEW attacks_1m_mv TO attacks_1m AS
