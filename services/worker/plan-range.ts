@@ -12,9 +12,10 @@ export interface Plan {
   readonly claim: OffsetRange
   /**
    * Whether `range` was planned before this batch came (a replay): some of it may be stored already,
-   * and those events are not copies of themselves. A replay goes in whole again, under the same
-   * token: ClickHouse drops it in events_raw, and completes the materialized views that a crash
-   * during the first insert left behind.
+   * and those events are not copies of themselves. A replay of the whole plan goes in again, under
+   * the same token: ClickHouse drops it in events_raw, and completes the materialized views that a
+   * crash during the first insert left behind. A replay of part of the plan leaves out what is
+   * stored, as the plan may have gone in by halves under tokens the part does not repeat.
    */
   readonly replay: boolean
   /**
@@ -38,7 +39,7 @@ export interface Plan {
  * So the plan is split where the fetch ended: the rest is planned as a range of its own, which every
  * later reader of the ledger then cuts at. The part in hand goes in under the whole plan's token, so
  * it and an insert of the whole plan (by a worker still holding it, or before a crash) exclude each
- * other in ClickHouse; the rest leaves out what the whole plan stored (`splitRest`).
+ * other in ClickHouse; both the part and the rest (`splitRest`) leave out what events_raw holds.
  */
 export async function planRange(batch: PartitionBatch, ledger: Ledger, retry: Retrying): Promise<Plan> {
   const { topic, partition, firstOffset, lastOffset } = batch

@@ -114,6 +114,10 @@ export function createStore(deps: StoreDeps): BatchHandler {
     const stored = plan.replay
       ? new Set(await retry('reading what was stored of the range', () => deps.ledger.storedPositions(range)))
       : undefined
+    // A replay of the whole plan goes in again under its token (dropped, and the views completed).
+    // Part of a plan cannot: the plan may have gone in by halves, under tokens this part does not
+    // repeat, so what events_raw holds of it is left out.
+    const partOfPlan = plan.splitRest || range.lastOffset !== plan.claim.lastOffset
 
     const inBatch = new KeySet()
     const outcomes: Outcome[] = read.map(({ offset, index, raw, event }) => {
@@ -122,7 +126,7 @@ export function createStore(deps: StoreDeps): BatchHandler {
       // Stored from this very place before (a replay): not a copy, the event itself.
       if (stored?.has(positionOf(offset, index))) {
         inBatch.add(key.hi, key.lo)
-        return { offset, index, kind: plan.splitRest ? 'stored' : 'again', event, key }
+        return { offset, index, kind: partOfPlan ? 'stored' : 'again', event, key }
       }
       const absurd = absurdTime(event, deps.timeLimits)
       if (absurd !== undefined)
