@@ -138,3 +138,8 @@ function fingerprint(paths: readonly string[]): string {
     })
     .join(' ')
 }
+
+/** The last reload error of each of these files that has one (each keeps its previous contents meanwhile). */
+export function reloadErrors(files: readonly Reloadable<unknown>[]): string[] {
+  return files.map((file) => file.lastError()).filter((error): error is string => error !== undefined)
+}

@@ -15,7 +15,7 @@ export interface Shared {
   readonly config: Config
   readonly logger: Logger
   readonly metrics: Metrics
-  /** The registries read from files (tokens, assets): reloaded together, their problems reported by readiness. */
+  /** The files read at start and reloaded on change (registries, TLS): a failed reload is reported as a warning. */
   readonly registries: Reloadable<unknown>[]
   readonly isRunning: () => boolean
   readonly tokens: () => TokenRegistry
@@ -28,8 +28,10 @@ type Need = 'tokens' | 'kafka' | 'clickhouse'
 /** A started role: where it listens, and how it stops (after finishing what it took). */
 export interface Started {
   readonly url: string
-  /** The role's problems, for the ops port's /readyz; a role without one is ready while it runs. */
+  /** The role's problems, for /readyz; a role without one is ready while it runs. */
   readonly readiness?: () => string[]
+  /** What the operators should fix though the role still serves (a file that failed to reload), for the ops port's /readyz. */
+  readonly warnings?: () => string[]
   close(): Promise<void>
 }
 
@@ -114,15 +116,17 @@ export async function startRoles(config: Config, logger: Logger): Promise<Runnin
     }
     const urls: Partial<Record<Role, string>> = {}
     const readiness: Partial<Record<Role, () => string[]>> = {}
+    const warnings: Partial<Record<Role, () => string[]>> = {}
     for (const role of config.roles) {
       const started: Started = await ROLES[role].start(shared)
       closers.push(() => started.close())
       urls[role] = started.url
       if (started.readiness !== undefined) readiness[role] = started.readiness
+      if (started.warnings !== undefined) warnings[role] = started.warnings
     }
     // The worker serves its metrics on its own port, which no sensor or analyst reaches.
     const ops = config.roles.some((role) => role !== 'worker')
-      ? await startOps(config.ops, { logger, metrics: shared.metrics, readiness })
+      ? await startOps(config.ops, { logger, metrics: shared.metrics, readiness, warnings })
       : undefined
     if (ops !== undefined) closers.push(() => ops.close())
     const reload = () => {

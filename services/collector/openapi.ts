@@ -292,7 +292,7 @@ function build(limits: CollectorLimits): Record<string, unknown> {
   paths['/readyz'] = {
     get: {
       operationId: 'readyz',
-      summary: 'Readiness: Kafka is reachable and the registries are loaded',
+      summary: 'Readiness: Kafka takes writes (a registry that failed to reload is reported on the ops port, not here)',
       security: [],
       responses: {
         '200': jsonResponse('ready', { $ref: '#/components/schemas/Readiness' }),

@@ -5,7 +5,7 @@ import { roleTls, serverTlsOptions } from '../http/tls.js'
 import type { TokenRegistry } from '../http/tokens.js'
 import type { KafkaConnection } from '../kafka/index.js'
 import type { Metrics } from '../metrics.js'
-import { Reloadable } from '../reloadable.js'
+import { Reloadable, reloadErrors } from '../reloadable.js'
 import { buildCollector } from './app.js'
 import { AssetRegistry } from './enrich/assets.js'
 import { enrich, type EnrichLookups } from './enrich/enrich.js'
@@ -30,7 +30,7 @@ export const COLLECTOR_TLS_SETTINGS = {
 /** http -> decode -> validate -> normalize -> enrich -> kafka; 2xx once Kafka acknowledged. */
 export async function startCollector(
   needs: CollectorNeeds,
-): Promise<{ url: string; readiness: () => string[]; close(): Promise<void> }> {
+): Promise<{ url: string; readiness: () => string[]; warnings: () => string[]; close(): Promise<void> }> {
   const { config, logger, metrics, registries } = needs
   const tls = roleTls(config.collector.tls, COLLECTOR_TLS_SETTINGS, 'collector', logger)
   if (tls !== undefined) registries.push(tls.reloadable)
@@ -51,10 +51,13 @@ export async function startCollector(
     country: countryOf,
     refused: (event) => metrics.attributionRefused(event.sensor_id),
   }
-  const readiness = () =>
-    [producer.problem(), ...registries.map((registry) => registry.lastError())].filter(
-      (problem): problem is string => problem !== undefined,
-    )
+  // Only Kafka decides readiness. A file that failed to reload keeps the previous one serving: it is
+  // reported, but taking every replica that shares the file out of rotation would stop the ingest.
+  const readiness = () => {
+    const problem = producer.problem()
+    return problem === undefined ? [] : [problem]
+  }
+  const warnings = () => reloadErrors(registries)
   const app = buildCollector(config, {
     logger,
     tokens: needs.tokens,
@@ -72,7 +75,7 @@ export async function startCollector(
   try {
     const url = await listen(app, config.collector)
     logger.info({ url, clientCertificates: config.collector.tls?.clientCaFile !== undefined }, 'collector listening')
-    return { url, readiness, close }
+    return { url, readiness, warnings, close }
   } catch (err) {
     await close()
     throw err

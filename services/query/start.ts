@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import { listen } from '../http/server.js'
 import { roleTls, serverTlsOptions } from '../http/tls.js'
 import type { TokenRegistry } from '../http/tokens.js'
-import type { Reloadable } from '../reloadable.js'
+import { type Reloadable, reloadErrors } from '../reloadable.js'
 import { buildQueryApi } from './api.js'
 import { QueryAudit } from './audit.js'
 
@@ -22,7 +22,7 @@ export const QUERY_TLS_SETTINGS = { cert: 'QALQAN_QUERY_TLS_CERT_FILE', key: 'QA
 /** http -> analyst token -> bound-parameter SQL -> ClickHouse; each query recorded in the audit log. */
 export async function startQuery(
   needs: QueryNeeds,
-): Promise<{ url: string; readiness: () => string[]; close(): Promise<void> }> {
+): Promise<{ url: string; warnings: () => string[]; close(): Promise<void> }> {
   const { config, logger, registries } = needs
   const tls = roleTls(config.query.tls, QUERY_TLS_SETTINGS, 'query', logger)
   if (tls !== undefined) registries.push(tls.reloadable)
@@ -39,12 +39,12 @@ export async function startQuery(
     await app.close()
     audit.flush()
   }
-  const readiness = () =>
-    registries.map((registry) => registry.lastError()).filter((problem): problem is string => problem !== undefined)
+  // A file that failed to reload keeps the previous one serving: reported, never a reason to be unready.
+  const warnings = () => reloadErrors(registries)
   try {
     const url = await listen(app, config.query)
     logger.info({ url, auditLog: config.query.auditLog }, 'query API listening')
-    return { url, readiness, close }
+    return { url, warnings, close }
   } catch (err) {
     await close()
     throw err

@@ -204,10 +204,19 @@ t.test('enrichment and registries reloaded without a restart', async (t) => {
   writeFileSync(tokensFile, '{broken')
   running.reload()
   t.equal((await post(newToken, { src_ip: '8.8.8.8' })).status, 202, 'a broken file keeps the previous registry')
+  // Every replica sharing the file would be taken out of rotation together: it stays ready.
   const ready = await fetch(`${running.urls.collector}/readyz`)
-  t.equal(ready.status, 503, 'and the public port says not ready')
-  t.same(await ready.json(), { status: 'not ready' }, 'without the file or its error')
+  t.equal(ready.status, 200, 'and stays ready, serving with it')
+  t.same(await ready.json(), { status: 'ready' }, 'the public port says nothing of the file')
   const detailed = await fetch(`${running.opsUrl}/readyz`)
-  t.equal(detailed.status, 503, 'the ops port says why')
-  t.match(await detailed.json(), { roles: { collector: [/tokens\.json/] } })
+  t.equal(detailed.status, 200, 'the ops port too')
+  t.match(
+    await detailed.json(),
+    { status: 'ready', roles: { collector: [] }, warnings: { collector: [/tokens\.json/] } },
+    'and warns of the file, with its path and error',
+  )
+  writeFileSync(tokensFile, JSON.stringify(registry))
+  running.reload()
+  const fixed = (await (await fetch(`${running.opsUrl}/readyz`)).json()) as { warnings: unknown }
+  t.same(fixed.warnings, {}, 'the warning goes with the fix')
 })

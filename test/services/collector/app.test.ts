@@ -285,7 +285,11 @@ t.test('readiness and metrics: the public port says ready, the ops port has the 
   await post(app, [JSON.stringify(event), 'nope'].join('\n'), { 'content-type': 'application/x-ndjson' })
   const ops = buildOps({ logger: createLogger('silent'), metrics: registry, readiness: { collector: readiness } })
   t.teardown(() => ops.close())
-  t.same((await ops.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready', roles: { collector: [] } })
+  t.same((await ops.inject({ method: 'GET', url: '/readyz' })).json(), {
+    status: 'ready',
+    roles: { collector: [] },
+    warnings: {},
+  })
   const metrics = (await ops.inject({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, /qalqan_events_received_total\{stage="decode"\} 2/)
   t.match(metrics, /qalqan_events_sent_total\{stage="decode"\} 1/)
