@@ -67,12 +67,12 @@ export function eventRows(
  * One TabSeparated row of events_raw, ending in a line break. `kafka` is the topic and partition
  * already escaped and joined (kafkaColumns). A field the event leaves out gets its column's default.
  */
-export function eventRow(event: CanonicalEvent, kafka: string, offset: string, index: number): string {
+function eventRow(event: CanonicalEvent, kafka: string, offset: string, index: number): string {
   return `${event.event_id}\t${time(event.occurred_at)}\t${time(event.received_at)}\t${event.time_source ?? 'event'}\t${text(event.device)}\t${text(event.log_source)}\t${text(event.sensor_id)}\t${event.sensor_type}\t${event.category}\t${event.severity}\t${text(event.signature)}\t${text(event.signature_id)}\t${text(event.mitre_technique)}\t${text(event.src_ip)}\t${event.src_port ?? '\\N'}\t${text(event.dst_ip)}\t${event.dst_port ?? '\\N'}\t${text(event.protocol)}\t${event.src_country}\t${event.src_scope}\t${text(event.org)}\t${event.sector}\t${event.region}\t${event.count}\t${kafka}\t${offset}\t${index}\n`
 }
 
 /** The topic and partition columns of a range's rows. */
-export function kafkaColumns(topic: string, partition: number): string {
+function kafkaColumns(topic: string, partition: number): string {
   return `${text(topic)}\t${partition}`
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { Partitioners } from 'kafkajs'
 import type { CanonicalEvent } from '../../schemas/event.js'
+import type { OffsetEvent } from '../../services/clickhouse/index.js'
 import { testKafka } from './kafka.js'
 
 const PLACES = [
@@ -83,5 +84,39 @@ export async function produceEvents(
     }
   } finally {
     await producer.disconnect()
+  }
+}
+
+/**
+ * An event of the query fixtures, numbered `serial`: its id, its source address and its offset. It
+ * is placed at `org` in `region` of `sector`, and happened when it was received.
+ */
+export function fixtureEvent(
+  serial: number,
+  occurred_at: string,
+  place: { sector: CanonicalEvent['sector']; org: string; region: CanonicalEvent['region'] },
+  count: number,
+  more: Partial<CanonicalEvent> = {},
+): OffsetEvent {
+  return {
+    offset: String(serial),
+    event: {
+      v: 1,
+      event_id: `00000000-0000-4000-8000-${String(serial).padStart(12, '0')}`,
+      occurred_at,
+      received_at: occurred_at,
+      sensor_id: 'fixture',
+      sensor_type: 'ids',
+      category: 'scan',
+      severity: 2,
+      signature: 'ET SCAN fixture',
+      src_ip: `203.0.113.${serial}`,
+      dst_ip: '198.51.100.1',
+      src_country: 'CN',
+      src_scope: 'public',
+      ...place,
+      count,
+      ...more,
+    },
   }
 }

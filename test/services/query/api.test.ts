@@ -6,6 +6,7 @@ import { openClickHouse, type OffsetEvent } from '../../../services/clickhouse/i
 import { createLogger } from '../../../services/logger.js'
 import { buildQueryApi } from '../../../services/query/api.js'
 import { TokenRegistry } from '../../../services/http/tokens.js'
+import { fixtureEvent } from '../../helpers/events.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
 const config = testConfig({ QALQAN_QUERY_MAX_RANGE_DAYS: '7', QALQAN_QUERY_CACHE_SECONDS: '0' })
@@ -34,29 +35,8 @@ function event(
   more: Partial<CanonicalEvent> = {},
 ): OffsetEvent {
   serial++
-  return {
-    offset: String(serial),
-    event: {
-      v: 1,
-      event_id: `00000000-0000-4000-8000-${String(serial).padStart(12, '0')}`,
-      occurred_at,
-      received_at: occurred_at,
-      sensor_id: 'fixture',
-      sensor_type: 'ids',
-      category: 'scan',
-      severity: 2,
-      signature: 'ET SCAN fixture',
-      src_ip: `203.0.113.${serial}`,
-      dst_ip: '198.51.100.1',
-      src_country: 'CN',
-      src_scope: 'public',
-      org: PLACES[sector][0],
-      sector,
-      region: PLACES[sector][1],
-      count,
-      ...more,
-    },
-  }
+  const [org, region] = PLACES[sector]
+  return fixtureEvent(serial, occurred_at, { sector, org, region }, count, more)
 }
 await store.events.insert(
   [

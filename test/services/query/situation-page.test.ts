@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
 import type { CanonicalEvent } from '../../../schemas/event.js'
-import { openClickHouse, type OffsetEvent } from '../../../services/clickhouse/index.js'
+import { openClickHouse } from '../../../services/clickhouse/index.js'
 import { TokenRegistry } from '../../../services/http/tokens.js'
 import { createLogger } from '../../../services/logger.js'
 import { PROJECT_ROOT } from '../../../services/paths.js'
 import { buildQueryApi } from '../../../services/query/api.js'
 import { REGION_NAMES } from '../../../services/query/page/names.js'
+import { fixtureEvent } from '../../helpers/events.js'
 import { testConfig, TOKENS } from '../../helpers/stack.js'
 
 // The situation page in a real browser (Debian's Chromium, driven by playwright-core) against the
@@ -71,30 +72,8 @@ async function browserTests(): Promise<void> {
   let serial = 0
   const event = (at: number, sector: keyof typeof PLACES, count: number, more: Partial<CanonicalEvent> = {}) => {
     serial++
-    const occurred_at = new Date(at).toISOString()
-    return {
-      offset: String(serial),
-      event: {
-        v: 1,
-        event_id: `00000000-0000-4000-8000-${String(serial).padStart(12, '0')}`,
-        occurred_at,
-        received_at: occurred_at,
-        sensor_id: 'fixture',
-        sensor_type: 'ids',
-        category: 'scan',
-        severity: 2,
-        signature: 'ET SCAN fixture',
-        src_ip: `203.0.113.${serial}`,
-        dst_ip: '198.51.100.1',
-        src_country: 'CN',
-        src_scope: 'public',
-        org: PLACES[sector][0],
-        sector,
-        region: PLACES[sector][1],
-        count,
-        ...more,
-      },
-    } satisfies OffsetEvent
+    const [org, region] = PLACES[sector]
+    return fixtureEvent(serial, new Date(at).toISOString(), { sector, org, region }, count, more)
   }
   const events = [
     event(now - 20 * 60_000, 'government', 5),
